@@ -1,0 +1,54 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+/// Flashsmith: one tool and one board description for embedded Linux images.
+///
+/// Targets are split by concern (see ../shared/docs/ARCHITECTURE.md). C lives only in the `C…` module
+/// targets; every binary format is written in Swift with explicit byte order.
+let package = Package(
+    name: "Flashsmith",
+    products: [
+        .executable(name: "flashsmith", targets: ["flashsmith"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+    ],
+    targets: [
+        // C libraries: a module map and an umbrella header each, nothing compiled.
+        .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
+        .systemLibrary(name: "CFDT", providers: [.apt(["libfdt-dev"])]),
+        .systemLibrary(name: "CMTD", providers: [.apt(["libmtd-dev"])]),
+
+        // Byte order, CRC32, sizes, atomic files, errors, the format registry behind `inspect`.
+        .target(name: "FlashsmithCore"),
+        // libmtd wrapper: MTD character devices (erase blocks, bad blocks, read/erase/write).
+        .target(name: "MTD", dependencies: ["CMTD", "FlashsmithCore"]),
+        // U-Boot environment: blobs, text syntaxes, fw_env.config, stores (file, MTD), default env.
+        .target(name: "UBootEnv", dependencies: ["FlashsmithCore", "MTD"]),
+
+        // The CLI: one folder per noun, one file per verb.
+        .target(
+            name: "FlashsmithCLI",
+            dependencies: [
+                "FlashsmithCore", "UBootEnv", "MTD",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "flashsmith", dependencies: ["FlashsmithCLI"]),
+
+        // Shared test helpers: temp dirs, running peer tools, the QEMU harness.
+        .target(name: "TestSupport", dependencies: ["FlashsmithCore"], path: "Tests/TestSupport"),
+        .testTarget(
+            name: "FlashsmithCoreTests",
+            dependencies: ["FlashsmithCore", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
+        .testTarget(
+            name: "UBootEnvTests",
+            dependencies: ["UBootEnv", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
+        .testTarget(name: "CModulesTests", dependencies: ["CArchive", "CFDT", "CMTD", "MTD", "TestSupport"]),
+        .testTarget(name: "InteropTests", dependencies: ["UBootEnv", "TestSupport"]),
+        .testTarget(name: "E2ETests", dependencies: ["UBootEnv", "TestSupport"]),
+    ]
+)

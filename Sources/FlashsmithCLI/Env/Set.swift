@@ -1,0 +1,63 @@
+import ArgumentParser
+import FlashsmithCore
+import UBootEnv
+
+extension Env {
+    /// `flashsmith env set FILE NAME=VALUE… [--unset NAME]… [--script FILE]`.
+    struct Set: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Edit an environment in place, atomically, as U-Boot's saveenv would.",
+            discussion: """
+                Size, pad byte, byte order and redundancy are kept. A single copy is rewritten; of a redundant \
+                pair the inactive copy is written with the next flag (counter + 1, 255 wraps to 0; boolean: 1, \
+                and the old copy's flag is cleared to 0). 'NAME=' (empty value) deletes NAME, as U-Boot's \
+                'setenv NAME' does. Scripts may mix 'name=value' and 'name value' lines (--script-format pins one). \
+                A plain file is replaced through a temporary file and rename; nothing is written when nothing changes.
+                """
+        )
+
+        @Argument(help: "The blob (omit with -c), then NAME=VALUE assignments.")
+        var arguments: [String] = []
+
+        @Option(name: .long, help: "Delete this variable (repeatable).")
+        var unset: [String] = []
+
+        @Option(name: .long, help: "Apply the assignments in this file ('-' for standard input).")
+        var script: String?
+
+        @Option(name: .long, help: "Script syntax: mkenvimage (name=value) or uboot (name value). Default: per line.")
+        var scriptFormat: EnvTextSyntax?
+
+        @OptionGroup var layout: EnvLayoutOptions
+
+        func run() throws {
+            var args = arguments
+            let file = layout.config == nil ? (args.isEmpty ? nil : args.removeFirst()) : nil
+            var assignments: [EnvAssignment] = []
+            if let script {
+                let text = try FileIO.readAll(script)
+                assignments += try EnvText.parseScript(text, source: script == "-" ? "<stdin>" : script, syntax: scriptFormat)
+            }
+            for a in args {
+                let bytes = Array(a.utf8)
+                guard let eq = bytes.firstIndex(of: UInt8(ascii: "=")) else {
+                    throw ValidationError("expected NAME=VALUE, found '\(a)' (use --unset NAME to delete)")
+                }
+                let name = Array(bytes[..<eq]), value = Array(bytes[(eq + 1)...])
+                try EnvVariable.validate(name: name, source: "argument '\(a)'")
+                assignments.append(value.isEmpty ? .unset(name) : .set(EnvVariable(name: name, value: value)))
+            }
+            for n in unset {
+                try EnvVariable.validate(name: Array(n.utf8), source: "--unset '\(n)'")
+                assignments.append(.unset(Array(n.utf8)))
+            }
+            if assignments.isEmpty { throw ValidationError("nothing to set: give NAME=VALUE, --unset NAME or --script FILE") }
+            let blob = try layout.read(file: file)
+            let before = try blob.activeImage()
+            var image = before
+            EnvText.apply(assignments, to: &image)
+            guard image != before else { return }
+            try EnvStore.perform(try blob.writes(storing: image))
+        }
+    }
+}

@@ -1,0 +1,52 @@
+import FlashsmithCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The one place where errors become exit codes (sysexits.h values).
+///
+/// | category     | code | meaning                                        |
+/// |--------------|------|------------------------------------------------|
+/// | usage        | 64   | EX_USAGE: bad option or argument               |
+/// | data         | 65   | EX_DATAERR: bad input contents (CRC, syntax)   |
+/// | noInput      | 66   | EX_NOINPUT: an input is missing or unreadable  |
+/// | unavailable  | 69   | EX_UNAVAILABLE: no MTD subsystem, tool missing |
+/// | cannotCreate | 73   | EX_CANTCREAT: an output cannot be written      |
+/// | io           | 74   | EX_IOERR: a read or write failed part-way      |
+/// Anything else is 70 (EX_SOFTWARE). `env diff` exits 1 when the environments differ, like diff(1).
+public enum ExitCodes {
+    public static let differences: Int32 = 1
+
+    public static func code(for category: ErrorCategory) -> Int32 {
+        switch category {
+        case .usage: return 64
+        case .data: return 65
+        case .noInput: return 66
+        case .unavailable: return 69
+        case .cannotCreate: return 73
+        case .io: return 74
+        }
+    }
+
+    public static func code(for error: any Error) -> Int32 {
+        if let e = error as? any FlashsmithError { return code(for: e.category) }
+        return 70
+    }
+}
+
+/// Writes to standard error without buffering.
+func printError(_ text: String) {
+    var t = text
+    if !t.hasSuffix("\n") { t += "\n" }
+    let bytes = Array(t.utf8)
+    bytes.withUnsafeBytes { p in _ = try? FileIO.writeAll(STDERR_FILENO, p, path: "<stderr>") }
+}
+
+/// Writes bytes to standard output.
+func output(_ bytes: [UInt8]) throws {
+    try FileIO.writeStdout(bytes)
+}
+
+func output(_ text: String) throws {
+    try FileIO.writeStdout(Array(text.utf8))
+}

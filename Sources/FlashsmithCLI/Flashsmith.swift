@@ -1,0 +1,38 @@
+import ArgumentParser
+import FlashsmithCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `flashsmith <noun> <verb>`.
+public struct Flashsmith: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "flashsmith",
+        abstract: "A workbench for embedded Linux images: U-Boot environments, boot images, root filesystems, NAND layouts.",
+        version: "0.1.0",
+        subcommands: [Env.self, Inspect.self]
+    )
+
+    public init() {}
+
+    /// Parses, runs, and maps every error to its exit code (`ExitCodes`).
+    public static func runMain() -> Never {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+            Glibc.exit(0)
+        } catch let e as any FlashsmithError {
+            printError("flashsmith: error: \(e.description)")
+            Glibc.exit(ExitCodes.code(for: e))
+        } catch let e as DiffersExit {
+            Glibc.exit(e.code)
+        } catch {
+            exit(withError: error)
+        }
+    }
+}
+
+/// Thrown by commands that succeed but report a difference through the exit code.
+struct DiffersExit: Error {
+    var code: Int32 = ExitCodes.differences
+}

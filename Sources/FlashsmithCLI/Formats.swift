@@ -1,0 +1,8 @@
+import FlashsmithCore
+import UBootEnv
+
+/// The table behind `flashsmith inspect`: every format that can recognise itself, tried in order.
+/// A new format adds one line here.
+let registeredFormats: [any InspectableFormat.Type] = [
+    EnvFormat.self,
+]

@@ -1,0 +1,130 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Writes an output so that the destination is either left as it was or replaced whole: the bytes
+/// go to a temporary file in the same folder, which is fsync'ed and renamed over the destination,
+/// and the folder is fsync'ed. A failure at any step removes the temporary file.
+///
+/// Replacing an existing file keeps its permission bits; a new file gets 0644 (less the umask).
+/// Character and block devices cannot be renamed over: callers write those in place, explicitly.
+public struct AtomicFile: ~Copyable {
+    public let destination: String
+    private let temporaryPath: String
+    private var fd: Int32
+    private var written = 0
+    private var finished = false
+
+    /// Creates the temporary file beside `destination`.
+    public init(destination: String) throws {
+        self.destination = destination
+        let slash = destination.lastIndex(of: "/")
+        let dir = slash.map { String(destination[..<$0]) } ?? "."
+        let base = slash.map { String(destination[destination.index(after: $0)...]) } ?? destination
+        var template = Array("\(dir.isEmpty ? "/" : dir)/.\(base).flashsmith-XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw FileError.cannotCreate(path: destination, reason: FileIO.errnoText()) }
+        self.fd = fd
+        self.temporaryPath = String(cString: template.map { UInt8(bitPattern: $0) })
+        var st = stat()
+        let mode: mode_t
+        if stat(destination, &st) == 0 {
+            mode = st.st_mode & 0o7777
+        } else {
+            let mask = umask(0)
+            umask(mask)
+            mode = 0o644 & ~mask
+        }
+        fchmod(fd, mode)
+    }
+
+    /// Appends `bytes` to the temporary file.
+    public mutating func write(_ bytes: UnsafeRawBufferPointer) throws {
+        do {
+            try FileIO.writeAll(fd, bytes, path: temporaryPath, offset: written)
+        } catch {
+            abandon()
+            throw FileError.writeFailed(path: destination, offset: written, reason: "\(error)")
+        }
+        written += bytes.count
+    }
+
+    public mutating func write(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { (p: UnsafeRawBufferPointer) throws in try write(p) }
+    }
+
+    /// fsync, rename over the destination, fsync the folder.
+    public consuming func commit() throws {
+        guard fsync(fd) == 0 else {
+            let reason = FileIO.errnoText()
+            abandon()
+            throw FileError.writeFailed(path: destination, offset: written, reason: "fsync: \(reason)")
+        }
+        close(fd)
+        fd = -1
+        guard rename(temporaryPath, destination) == 0 else {
+            let reason = FileIO.errnoText()
+            unlink(temporaryPath)
+            finished = true
+            throw FileError.cannotCreate(path: destination, reason: "rename: \(reason)")
+        }
+        finished = true
+        let slash = destination.lastIndex(of: "/")
+        let dir = slash.map { String(destination[..<$0]) } ?? "."
+        let dfd = open(dir.isEmpty ? "/" : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dfd >= 0 {
+            fsync(dfd)
+            close(dfd)
+        }
+    }
+
+    private mutating func abandon() {
+        guard !finished else { return }
+        if fd >= 0 { close(fd) }
+        fd = -1
+        unlink(temporaryPath)
+        finished = true
+    }
+
+    deinit {
+        if !finished {
+            if fd >= 0 { close(fd) }
+            unlink(temporaryPath)
+        }
+    }
+
+    /// Writes `bytes` to `path` atomically in one call.
+    public static func write(_ bytes: [UInt8], to path: String) throws {
+        var f = try AtomicFile(destination: path)
+        try f.write(bytes)
+        try f.commit()
+    }
+
+    /// Replaces `path` with a copy of itself in which each `(offset, bytes)` patch is applied; the
+    /// copy is streamed in 1 MiB chunks, so memory does not grow with the file.
+    public static func patch(_ path: String, patches: [(offset: Int, bytes: [UInt8])]) throws {
+        let fileSize = try FileIO.size(of: path)
+        let resolved = patches.map { (offset: $0.offset < 0 ? fileSize + $0.offset : $0.offset, bytes: $0.bytes) }
+        for p in resolved where p.offset < 0 || p.offset + p.bytes.count > fileSize {
+            throw FileError.shortRead(path: path, offset: p.offset, expected: p.bytes.count, found: max(0, fileSize - p.offset))
+        }
+        let src = try FileIO.openForReading(path)
+        defer { Glibc.close(src) }
+        var out = try AtomicFile(destination: path)
+        let chunkSize = 1 << 20
+        var chunk = [UInt8](repeating: 0, count: chunkSize)
+        var pos = 0
+        while pos < fileSize {
+            let want = min(chunkSize, fileSize - pos)
+            let n = chunk.withUnsafeMutableBytes { pread(src, $0.baseAddress, want, off_t(pos)) }
+            if n <= 0 { throw n == 0 ? FileError.shortRead(path: path, offset: pos, expected: want, found: 0) : FileError.readFailed(path: path, offset: pos, reason: FileIO.errnoText()) }
+            for p in resolved where p.offset < pos + n && p.offset + p.bytes.count > pos {
+                let lo = max(p.offset, pos), hi = min(p.offset + p.bytes.count, pos + n)
+                for i in lo..<hi { chunk[i - pos] = p.bytes[i - p.offset] }
+            }
+            try chunk.withUnsafeBytes { (b: UnsafeRawBufferPointer) throws in try out.write(UnsafeRawBufferPointer(rebasing: b[0..<n])) }
+            pos += n
+        }
+        try out.commit()
+    }
+}

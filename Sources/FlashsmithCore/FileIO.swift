@@ -1,0 +1,134 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a path names, from `stat(2)`.
+public enum FileKind: Sendable, Equatable {
+    case regular(size: Int)
+    case characterDevice
+    case blockDevice
+    case directory
+    case other
+    case missing
+
+    public var name: String {
+        switch self {
+        case .regular: return "a regular file"
+        case .characterDevice: return "a character device"
+        case .blockDevice: return "a block device"
+        case .directory: return "a directory"
+        case .other: return "a special file"
+        case .missing: return "nothing"
+        }
+    }
+}
+
+/// Small, Foundation-free file helpers over file descriptors. Every failure is a ``FileError`` that
+/// names the path and the offset.
+public enum FileIO {
+    public static func errnoText(_ e: Int32 = errno) -> String { String(cString: strerror(e)) }
+
+    public static func kind(of path: String) -> FileKind {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return .missing }
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: return .regular(size: Int(st.st_size))
+        case S_IFCHR: return .characterDevice
+        case S_IFBLK: return .blockDevice
+        case S_IFDIR: return .directory
+        default: return .other
+        }
+    }
+
+    /// Size of a regular file or a block device (`lseek(SEEK_END)`).
+    public static func size(of path: String) throws -> Int {
+        let fd = try openForReading(path)
+        defer { close(fd) }
+        let end = lseek(fd, 0, SEEK_END)
+        guard end >= 0 else { throw FileError.readFailed(path: path, offset: 0, reason: errnoText()) }
+        return Int(end)
+    }
+
+    public static func openForReading(_ path: String) throws -> Int32 {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileError.cannotOpen(path: path, reason: errnoText()) }
+        return fd
+    }
+
+    /// The whole file (`-` is standard input).
+    public static func readAll(_ path: String) throws -> [UInt8] {
+        let fd: Int32 = path == "-" ? STDIN_FILENO : try openForReading(path)
+        defer { if fd != STDIN_FILENO { close(fd) } }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileError.readFailed(path: path, offset: out.count, reason: errnoText())
+            }
+            if n == 0 { break }
+            out.append(contentsOf: chunk[0..<n])
+        }
+        return out
+    }
+
+    /// Exactly `count` bytes at `offset` (negative offsets count from the end), or a ``FileError``.
+    public static func read(_ path: String, offset: Int, count: Int) throws -> [UInt8] {
+        let fd = try openForReading(path)
+        defer { close(fd) }
+        var start = offset
+        if offset < 0 {
+            let end = Int(lseek(fd, 0, SEEK_END))
+            start = end + offset
+            guard start >= 0 else { throw FileError.shortRead(path: path, offset: offset, expected: count, found: 0) }
+        }
+        var out = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let n = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, count - done, off_t(start + done)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileError.readFailed(path: path, offset: start + done, reason: errnoText())
+            }
+            if n == 0 { throw FileError.shortRead(path: path, offset: start, expected: count, found: done) }
+            done += n
+        }
+        return out
+    }
+
+    /// Writes all of `bytes` to `fd` at the current position.
+    public static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String, offset: Int = 0) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileError.writeFailed(path: path, offset: offset + done, reason: errnoText())
+            }
+            done += n
+        }
+    }
+
+    /// Writes all of `bytes` at absolute `offset` of `fd` (negative: from the end).
+    public static func pwriteAll(_ fd: Int32, _ bytes: [UInt8], at offset: Int, path: String) throws {
+        var start = offset
+        if offset < 0 { start = Int(lseek(fd, 0, SEEK_END)) + offset }
+        var done = 0
+        try bytes.withUnsafeBytes { (p: UnsafeRawBufferPointer) throws in
+            while done < p.count {
+                let n = pwrite(fd, p.baseAddress! + done, p.count - done, off_t(start + done))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw FileError.writeFailed(path: path, offset: start + done, reason: errnoText())
+                }
+                done += n
+            }
+        }
+    }
+
+    /// Writes `bytes` to standard output.
+    public static func writeStdout(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { (p: UnsafeRawBufferPointer) throws in try writeAll(STDOUT_FILENO, p, path: "<stdout>") }
+    }
+}

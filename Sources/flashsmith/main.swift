@@ -1,0 +1,3 @@
+import FlashsmithCLI
+
+Flashsmith.runMain()
