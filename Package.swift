@@ -1,10 +1,13 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.2
 import PackageDescription
 
 /// Flashsmith: one tool and one board description for embedded Linux images.
 ///
 /// Targets are split by concern (see ../shared/docs/ARCHITECTURE.md). C lives only in the `C…` module
 /// targets; every binary format is written in Swift with explicit byte order.
+/// Our own targets build with every warning as an error (dependencies are not affected).
+let strict: [SwiftSetting] = [.treatAllWarnings(as: .error)]
+
 let package = Package(
     name: "Flashsmith",
     products: [
@@ -21,11 +24,11 @@ let package = Package(
         .systemLibrary(name: "CMTD", providers: [.apt(["libmtd-dev"])]),
 
         // Byte order, CRC32, sizes, atomic files, errors, the format registry behind `inspect`.
-        .target(name: "FlashsmithCore"),
+        .target(name: "FlashsmithCore", swiftSettings: strict),
         // libmtd wrapper: MTD character devices (erase blocks, bad blocks, read/erase/write).
-        .target(name: "MTD", dependencies: ["CMTD", "FlashsmithCore"]),
+        .target(name: "MTD", dependencies: ["CMTD", "FlashsmithCore"], swiftSettings: strict),
         // U-Boot environment: blobs, text syntaxes, fw_env.config, stores (file, MTD), default env.
-        .target(name: "UBootEnv", dependencies: ["FlashsmithCore", "MTD"]),
+        .target(name: "UBootEnv", dependencies: ["FlashsmithCore", "MTD"], swiftSettings: strict),
 
         // The CLI: one folder per noun, one file per verb.
         .target(
@@ -33,22 +36,23 @@ let package = Package(
             dependencies: [
                 "FlashsmithCore", "UBootEnv", "MTD",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            swiftSettings: strict
         ),
-        .executableTarget(name: "flashsmith", dependencies: ["FlashsmithCLI"]),
+        .executableTarget(name: "flashsmith", dependencies: ["FlashsmithCLI"], swiftSettings: strict),
 
         // Shared test helpers: temp dirs, running peer tools, the QEMU harness.
-        .target(name: "TestSupport", dependencies: ["FlashsmithCore"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["FlashsmithCore"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(
             name: "FlashsmithCoreTests",
-            dependencies: ["FlashsmithCore", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")]
+            dependencies: ["FlashsmithCore", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: strict
         ),
         .testTarget(
             name: "UBootEnvTests",
-            dependencies: ["UBootEnv", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")]
+            dependencies: ["UBootEnv", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: strict
         ),
-        .testTarget(name: "CModulesTests", dependencies: ["CArchive", "CFDT", "CMTD", "MTD", "TestSupport"]),
-        .testTarget(name: "InteropTests", dependencies: ["UBootEnv", "TestSupport"]),
-        .testTarget(name: "E2ETests", dependencies: ["UBootEnv", "TestSupport"]),
+        .testTarget(name: "CModulesTests", dependencies: ["CArchive", "CFDT", "CMTD", "MTD", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "InteropTests", dependencies: ["UBootEnv", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "E2ETests", dependencies: ["UBootEnv", "TestSupport"], swiftSettings: strict),
     ]
 )

@@ -140,7 +140,7 @@ public enum EnvText {
     public static func writeEquals(_ variables: [EnvVariable]) throws(EnvError) -> [UInt8] {
         var out: [UInt8] = []
         for v in variables {
-            if v.value.last == backslash || v.value.contains(0) || v.value.contains([nl, hash]) {
+            if v.value.last == backslash || v.value.contains(0) || hasCommentLine(v.value) {
                 throw .valueNotRepresentable(name: printable(v.name), syntax: "name=value", reason: "it ends in a backslash, holds a NUL, or has a line starting with '#'")
             }
             out.append(contentsOf: v.name)
@@ -152,6 +152,16 @@ public enum EnvText {
             out.append(nl)
         }
         return out
+    }
+
+    /// Whether a newline in `value` is followed by `#` (mkenvimage would read that line as a comment).
+    private static func hasCommentLine(_ value: [UInt8]) -> Bool {
+        var prev: UInt8 = 0
+        for b in value {
+            if prev == nl && b == hash { return true }
+            prev = b
+        }
+        return false
     }
 
     /// Writes variables as a U-Boot script (`name value`); values with newlines are refused.
@@ -172,13 +182,30 @@ public enum EnvText {
         return out
     }
 
-    /// Applies assignments in order.
+    /// Applies assignments in order, with ``EnvImage/set(_:_:)`` and ``EnvImage/unset(_:)``
+    /// semantics (replace where it stands and drop later duplicates, or append; delete every
+    /// occurrence), in one pass over the variables.
     public static func apply(_ assignments: [EnvAssignment], to image: inout EnvImage) {
+        guard !assignments.isEmpty else { return }
+        var vars: [EnvVariable?] = image.variables
+        var positions: [[UInt8]: [Int]] = [:]
+        for (i, v) in image.variables.enumerated() { positions[v.name, default: []].append(i) }
         for a in assignments {
             switch a {
-            case let .set(v): image.set(v.name, v.value)
-            case let .unset(n): image.unset(n)
+            case let .set(v):
+                if let p = positions[v.name], let first = p.first {
+                    vars[first] = v
+                    for j in p.dropFirst() { vars[j] = nil }
+                    positions[v.name] = [first]
+                } else {
+                    positions[v.name] = [vars.count]
+                    vars.append(v)
+                }
+            case let .unset(n):
+                for j in positions[n] ?? [] { vars[j] = nil }
+                positions[n] = nil
             }
         }
+        image.variables = vars.compactMap { $0 }
     }
 }

@@ -53,7 +53,13 @@ extension Env {
         func run() throws {
             let source = input ?? "-"
             var image = EnvImage(variables: [], size: 0, byteOrder: bigEndian ? .big : .little, padByte: pad?.value ?? 0xFF)
-            EnvText.apply(try readAssignments(source, syntax: format), to: &image)
+            let assignments = try readAssignments(source, syntax: format)
+            if format == .equals {
+                // mkenvimage keeps every line as written, duplicates included: so do we.
+                image.variables = assignments.compactMap { if case let .set(v) = $0 { v } else { nil } }
+            } else {
+                EnvText.apply(assignments, to: &image)
+            }
             if let config {
                 let c = try FWEnvConfig.load(config)
                 if let s = size, s.bytes != c.envSize {
