@@ -16,6 +16,13 @@ public struct ByteReadError: FlashsmithError, Equatable {
     /// Bytes that were left from `offset`.
     public var available: Int
 
+    public init(field: String, offset: Int, needed: Int, available: Int) {
+        self.field = field
+        self.offset = offset
+        self.needed = needed
+        self.available = available
+    }
+
     public var category: ErrorCategory { .data }
     public var description: String {
         "\(field) at offset \(hex(offset)): expected \(needed) bytes, found \(max(available, 0))"
