@@ -41,9 +41,11 @@ public func run(_ executable: String, _ arguments: [String], stdin: [UInt8] = []
 /// The path of `name` on PATH, or nil.
 public func which(_ name: String) -> String? {
     let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-    for dir in path.split(separator: ":") + ["/usr/sbin", "/sbin"] {
-        let candidate = "\(dir)/\(name)"
-        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+    var dirs = path.split(separator: ":").map { String($0) }
+    dirs += ["/usr/sbin", "/sbin"]
+    for dir in dirs {
+        let candidate = dir + "/" + name
+        if access(candidate, X_OK) == 0 { return candidate }
     }
     return nil
 }
@@ -74,7 +76,7 @@ public var flashsmithPath: String {
     // The test bundle is .build/<triple>/debug/FlashsmithPackageTests.xctest; flashsmith sits beside it.
     for _ in 0..<3 {
         let candidate = dir.appendingPathComponent("flashsmith").path
-        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        if access(candidate, X_OK) == 0 { return candidate }
         dir = dir.deletingLastPathComponent()
     }
     return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("flashsmith").path
