@@ -52,6 +52,7 @@ let package = Package(
             dependencies: ["UBootEnv", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: strict
         ),
         .testTarget(name: "CModulesTests", dependencies: ["CArchive", "CFDT", "CMTD", "MTD", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "CLITests", dependencies: ["UBootEnv", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "InteropTests", dependencies: ["UBootEnv", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "E2ETests", dependencies: ["UBootEnv", "TestSupport"], swiftSettings: strict),
     ]
