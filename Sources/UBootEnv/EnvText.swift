@@ -25,47 +25,51 @@ public enum EnvText {
 
     /// Parses mkenvimage syntax exactly as `mkenvimage` reads it, so that encoding the result gives
     /// mkenvimage's bytes; lines that are not `name=value` are refused with their line number.
+    ///
+    /// mkenvimage works byte by byte; line by line its rules are: an empty line is skipped, a line
+    /// starting with `#` is skipped, a line ending in a backslash continues the entry with a newline
+    /// in place of the backslash (blank and comment lines inside a continuation are skipped too),
+    /// any other line ends the entry. A final line without a newline ends the entry as it is.
     public static func parseEquals(_ text: [UInt8], source: String) throws(EnvError) -> [EnvVariable] {
-        // Pass 1: mkenvimage's byte rules, producing NUL-separated entries and their first line.
-        var entries: [(bytes: [UInt8], line: Int)] = []
-        var current: [UInt8] = []
-        var currentLine = 1, line = 1
-        var fp = 0
+        var vars: [EnvVariable] = []
+        var pending: [UInt8] = []  // an entry continued over backslash-newlines
+        var pendingLine = 0
+        var lineNo = 0
+        var pos = 0
         let n = text.count
-        while fp < n {
-            let c = text[fp]
-            let prev: UInt8? = fp > 0 ? text[fp - 1] : nil
-            if c == nl {
-                if prev == nil || prev == nl {
-                    // blank line
-                } else if prev == backslash {
-                    current[current.count - 1] = nl
-                } else {
-                    entries.append((current, currentLine))
-                    current = []
-                }
-                line += 1
-                currentLine = line
-            } else if (prev == nil || prev == nl) && c == hash {
-                while fp + 1 < n && text[fp + 1] != nl { fp += 1 }
-                fp += 1  // the newline ending the comment is consumed with it
-                line += 1
-                currentLine = line
+        while pos < n {
+            lineNo += 1
+            var end = pos
+            while end < n && text[end] != nl { end += 1 }
+            defer { pos = end + 1 }
+            if end == pos || text[pos] == hash { continue }
+            let hasNewline = end < n
+            if hasNewline && text[end - 1] == backslash {
+                if pending.isEmpty { pendingLine = lineNo }
+                pending.append(contentsOf: text[pos..<(end - 1)])
+                pending.append(nl)
+                continue
+            }
+            if pending.isEmpty {
+                vars.append(try variable(text[pos..<end], line: lineNo, source: source))
             } else {
-                if current.isEmpty { currentLine = line }
-                current.append(c)
+                pending.append(contentsOf: text[pos..<end])
+                vars.append(try variable(pending[...], line: pendingLine, source: source))
+                pending.removeAll(keepingCapacity: true)
             }
-            fp += 1
         }
-        if !current.isEmpty { entries.append((current, currentLine)) }
-        return try entries.map { (e) throws(EnvError) -> EnvVariable in
-            guard let eq = e.bytes.firstIndex(of: UInt8(ascii: "=")) else {
-                throw .badLine(source: source, line: e.line, expected: "name=value", found: printable(e.bytes))
-            }
-            let name = Array(e.bytes[..<eq])
-            try EnvVariable.validate(name: name, source: "\(source):\(e.line)")
-            return EnvVariable(name: name, value: Array(e.bytes[(eq + 1)...]))
+        if !pending.isEmpty { vars.append(try variable(pending[...], line: pendingLine, source: source)) }
+        return vars
+    }
+
+    /// `name=value` from one entry, or an error naming its line.
+    private static func variable(_ entry: ArraySlice<UInt8>, line: Int, source: String) throws(EnvError) -> EnvVariable {
+        guard let eq = entry.firstIndex(of: UInt8(ascii: "=")) else {
+            throw .badLine(source: source, line: line, expected: "name=value", found: printable(entry))
         }
+        let name = Array(entry[entry.startIndex..<eq])
+        try EnvVariable.validate(name: name, source: "\(source):\(line)")
+        return EnvVariable(name: name, value: Array(entry[(eq + 1)...]))
     }
 
     /// Parses U-Boot script syntax (`name value`; `name` alone deletes).

@@ -6,6 +6,7 @@ extension Env {
     /// `flashsmith env convert --to uboot|mkenvimage [INPUT|-] [-o OUT]`.
     struct Convert: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "convert",
             abstract: "Convert between the name=value (mkenvimage, libubootenv) and 'name value' (U-Boot fw_setenv -s) syntaxes.",
             discussion: "A value that the target syntax cannot hold (a newline in 'name value' syntax) is an error naming the variable."
         )

@@ -6,6 +6,7 @@ extension Env {
     /// `flashsmith env create -s SIZE [-r] [-b] [-p BYTE] [-o OUT] [INPUT|-]`: mkenvimage, and more.
     struct Create: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "create",
             abstract: "Write an environment blob from text (mkenvimage's options; byte-identical output).",
             discussion: """
                 INPUT is mkenvimage syntax by default: name=value lines, blank lines and lines starting \

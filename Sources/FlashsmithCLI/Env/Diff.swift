@@ -6,6 +6,7 @@ extension Env {
     /// `flashsmith env diff A B`.
     struct Diff: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "diff",
             abstract: "Compare the variables of two environments (blobs, or name=value text files).",
             discussion: "Prints '-name=old' and '+name=new' lines, in A's order then B's. Exits 0 when equal, 1 when they differ. With -c, A is the environment the config describes and only B is given."
         )

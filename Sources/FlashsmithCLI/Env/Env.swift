@@ -5,6 +5,7 @@ import UBootEnv
 /// `flashsmith env <verb>`: U-Boot environment blobs, as files and on flash.
 struct Env: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "env",
         abstract: "Create, print, edit and compare U-Boot environment blobs (files, block devices, MTD).",
         subcommands: [Create.self, Print.self, Set.self, Diff.self, Convert.self, ExtractDefault.self]
     )

@@ -6,6 +6,7 @@ extension Env {
     /// `flashsmith env print FILE [-s SIZE] [-n] [--json] [NAME…]`.
     struct Print: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "print",
             abstract: "Print an environment's variables in stored order (and, for a redundant pair, both copies and which one U-Boot uses).",
             discussion: """
                 Single or redundant layout, byte order and flag scheme are detected; -s, -c, -b and --flags \

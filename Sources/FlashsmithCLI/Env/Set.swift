@@ -6,6 +6,7 @@ extension Env {
     /// `flashsmith env set FILE NAME=VALUE… [--unset NAME]… [--script FILE]`.
     struct Set: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "set",
             abstract: "Edit an environment in place, atomically, as U-Boot's saveenv would.",
             discussion: """
                 Size, pad byte, byte order and redundancy are kept. A single copy is rewritten; of a redundant \

@@ -4,6 +4,7 @@ import FlashsmithCore
 /// `flashsmith inspect FILE [--json]`: recognise a file and describe it.
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "inspect",
         abstract: "Recognise what a file is and describe it.",
         discussion: "Formats tried, in order: \(registeredFormats.map { "\($0.name) (\($0.summary))" }.joined(separator: "; "))."
     )

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Flashsmith needs to build, test and benchmark, on Debian 12 with
+# Swift 6.3 already installed. Runs `apt-get update` first. Needs root (uses sudo when not root).
+# With --if-missing, does nothing when every package is already installed.
+set -euo pipefail
+
+PACKAGES=(
+  # build: the C libraries behind the CArchive, CFDT and CMTD modules
+  pkg-config libarchive-dev libfdt-dev libmtd-dev
+  # peers the interop tests run against
+  u-boot-tools libubootenv-tool device-tree-compiler mtd-utils cpio libarchive-tools
+  # QEMU end-to-end tests: emulators, Debian's real U-Boot, the guest userland
+  qemu-system-arm qemu-system-x86 u-boot-qemu busybox-static kmod
+  # benchmarks
+  hyperfine time rhash
+)
+
+if [ "${1:-}" = "--if-missing" ]; then
+  missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && exit 0
+  echo "install-deps: missing: ${missing[*]}"
+fi
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update
+$SUDO apt-get install -y --no-install-recommends "${PACKAGES[@]}"
