@@ -265,7 +265,7 @@ def fmt_header(m: dict) -> str:
         [
             f"# Flashsmith bench  {m['date']}",
             f"machine: nproc={m['nproc']}  kernel={m['kernel']}  cpu={m['cpu']}  mem={m['memory']}  loadavg at start={m['loadavg_start']}",
-            f"flashsmith {m['flashsmith_commit']} (release, static stdlib"
+            f"flashsmith {m['flashsmith_commit']} (release, static executable"
             + ("" if m["flashsmith_built_by_this_run"] else "; --no-build: the binary may predate this commit")
             + f")  |  {m['swift']}",
             f"peers: {m['peer_packages']}, python3 {m['python']}",

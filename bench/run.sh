@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Flashsmith benchmarks: bench/run.sh [ROW...] [--runs N] [--warmup N] [--no-build] [--hold-build-lock] [--hyperfine] [--list]
 #
-# Builds the release binary (static Swift stdlib, own scratch path) and the launcher, then runs
+# Builds the release binary (fully static executable, own scratch path) and the launcher, then runs
 # bench/bench.py. Results: bench/out/results.txt and bench/out/results.json. See bench/README.md.
 set -euo pipefail
 
@@ -40,7 +40,7 @@ bin="$repo/.build-release/release/flashsmith"
 if [[ $build == 1 ]]; then
     echo "building release flashsmith (waiting for $lock if another build runs) ..." >&2
     # --product: the release build needs only the CLI (the test support target imports Testing).
-    (cd "$repo" && flock "$lock" swift build -c release --static-swift-stdlib --scratch-path .build-release --product flashsmith) >&2
+    (cd "$repo" && flock "$lock" swift build -c release -Xswiftc -static-executable --scratch-path .build-release --product flashsmith) >&2
     export BENCH_BUILT=1
 fi
 [[ -x $bin ]] || { echo "bench: $bin missing (run without --no-build)" >&2; exit 1; }

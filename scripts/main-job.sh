@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job on the default board (layouts/qemu-arm64): installs what is missing, builds
-# Flashsmith (release, static Swift runtime), writes the board's U-Boot environment into the
+# Flashsmith (release, fully static executable), writes the board's U-Boot environment into the
 # board's flash image where its fw_env.config says, shows it, and boots Debian's real U-Boot in
 # QEMU on that flash to show the environment is taken. Outputs go to out/<board>/.
 # Usage: scripts/main-job.sh [BOARD]      (default: qemu-arm64)
@@ -11,7 +11,7 @@ LAYOUT=layouts/$BOARD
 [ -d "$LAYOUT" ] || { echo "main-job: no board folder $LAYOUT" >&2; exit 2; }
 
 scripts/install-deps.sh --if-missing
-swift build -c release --static-swift-stdlib --scratch-path .build-release --product flashsmith
+swift build -c release -Xswiftc -static-executable --scratch-path .build-release --product flashsmith
 FS=$PWD/.build-release/release/flashsmith
 
 OUT=out/$BOARD

@@ -70,12 +70,25 @@ public struct EnvBlob: Sendable {
         let minimum = EnvLayout.headerSize(redundant: true) + 2
         if let s = hints.size {
             guard s >= minimum else { throw EnvError.sizeTooSmall(size: s, minimum: minimum) }
-            guard fileSize == s || fileSize == 2 * s else {
+            guard kind == .blockDevice || fileSize == s || fileSize == 2 * s else {
                 throw EnvError.wrongSize(source: path, expected: "\(s) bytes (one copy of size \(hex(s))) or \(2 * s) (two copies)", found: fileSize)
             }
         }
         guard fileSize >= minimum else {
             throw EnvError.wrongSize(source: path, expected: "at least \(minimum) bytes for an environment", found: fileSize)
+        }
+        if kind == .blockDevice {
+            // A whole disk is no environment: read one copy of the given size at offset 0 (a
+            // redundant pair on a block device is described with a two-line fw_env.config).
+            guard let s = hints.size else {
+                throw EnvError.wrongSize(source: path, expected: "-s SIZE (or -c fw_env.config) for a block device", found: fileSize)
+            }
+            let bytes = try FileIO.read(path, offset: 0, count: s)
+            let loc = [FWEnvConfig.Location(device: path, offset: 0, envSize: s)]
+            let tries = (hints.redundant == true ? [true] : hints.redundant == false ? [false] : [false, true]).map { r in
+                make(path, [EnvCopy.decode(bytes[...], index: 1, offset: 0, redundant: r, byteOrder: hints.byteOrder, source: path)], loc, hints: hints, implied: nil)
+            }
+            return tries.first { $0.selection.active != nil } ?? tries[0]
         }
         let bytes = try FileIO.read(path, offset: 0, count: fileSize)
         let loc = { (off: Int, size: Int) in FWEnvConfig.Location(device: path, offset: off, envSize: size) }
