@@ -1,0 +1,376 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct HarnessError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Holds an exclusive `flock(2)` on `path` while `body` runs, so concurrent test processes take turns.
+public func withFileLock<T>(_ path: String, _ body: () throws -> T) throws -> T {
+    var fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o666)
+    if fd < 0 && errno == EACCES { fd = open(path, O_RDONLY | O_CLOEXEC) }  // another user's lock file: flock works read-only
+    guard fd >= 0 else { throw HarnessError("cannot open lock file \(path): \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    while flock(fd, LOCK_EX) != 0 {
+        guard errno == EINTR else { throw HarnessError("flock \(path): \(String(cString: strerror(errno)))") }
+    }
+    defer { flock(fd, LOCK_UN) }
+    return try body()
+}
+
+/// Runs a program and throws, with its output, when it fails.
+@discardableResult
+func mustRun(_ exe: String, _ args: [String], cwd: String? = nil) throws -> RunResult {
+    let r = try run(exe, args, cwd: cwd)
+    guard r.status == 0 else {
+        throw HarnessError("\(exe) \(args.joined(separator: " ")) failed (\(r.status)):\n\(r.err)\(r.out)")
+    }
+    return r
+}
+
+/// Debian packages the QEMU guests need, fetched without root and without touching dpkg's state:
+/// `apt-get download` into a cache folder, unpacked with `dpkg -x`, reused on later runs.
+public enum DebianArtifacts {
+    /// `$FLASHSMITH_QEMU_CACHE`, else `/tmp/flashsmith-qemu-cache`.
+    public static var cacheDirectory: String {
+        ProcessInfo.processInfo.environment["FLASHSMITH_QEMU_CACHE"] ?? "/tmp/flashsmith-qemu-cache"
+    }
+
+    /// An unpacked Debian kernel package.
+    public struct Kernel: Sendable {
+        /// e.g. `linux-image-6.1.0-56-amd64`, as the metapackage resolved it.
+        public var package: String
+        /// The kernel release (`uname -r`, the modules folder name), e.g. `6.1.0-56-amd64`.
+        public var release: String
+        /// The folder the package was unpacked into.
+        public var root: String
+        public var vmlinuz: String
+        /// `<root>/lib/modules/<release>`, with a `modules.dep`.
+        public var modulesDirectory: String
+    }
+
+    /// Debian's amd64 generic kernel (the only amd64 flavour with `nandsim`), resolved from the
+    /// `linux-image-amd64` metapackage. Downloads (~70 MB) and unpacks on first use; later calls reuse
+    /// the cache. Concurrent callers (other test processes) wait on a lock file.
+    public static func amd64Kernel() throws -> Kernel {
+        try kernel(metapackage: "linux-image-amd64", architecture: "amd64")
+    }
+
+    public static func kernel(metapackage: String, architecture: String) throws -> Kernel {
+        let cache = cacheDirectory
+        try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
+        return try withFileLock("\(cache)/.lock") {
+            let apt: AptContext
+            let package: String
+            do {
+                (apt, package) = try AptContext.make(cache: cache, architecture: architecture, metapackage: metapackage)
+            } catch {
+                // Offline, or no package lists: use what an earlier run left, if anything.
+                if let k = try? cachedKernels(cache: cache, architecture: architecture).first { return k }
+                throw error
+            }
+            let dir = "\(cache)/\(architecture)/\(package)"
+            if FileManager.default.fileExists(atPath: "\(dir)/.complete") {
+                return try kernel(in: dir, package: package)
+            }
+            try? FileManager.default.removeItem(atPath: dir)
+            let downloads = "\(cache)/downloads"
+            try FileManager.default.createDirectory(atPath: downloads, withIntermediateDirectories: true)
+            let deb: String
+            do {
+                deb = try apt.download(package, into: downloads)
+            } catch where apt.isSystem {
+                // The system's lists may be stale (the mirror moved on): retry with fresh private lists.
+                let fresh = try AptContext.makePrivate(cache: cache, architecture: architecture, update: true)
+                guard try fresh.resolve(metapackage) == package else { throw error }
+                deb = try fresh.download(package, into: downloads)
+            }
+            let staging = "\(dir).partial"
+            try? FileManager.default.removeItem(atPath: staging)
+            try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
+            try mustRun("dpkg", ["-x", deb, staging])
+            // Debian's kernel packages do not ship modules.dep (postinst runs depmod): make it here.
+            let k0 = try kernel(in: staging, package: package)
+            try depmod(base: staging, release: k0.release)
+            try FileManager.default.moveItem(atPath: staging, toPath: dir)
+            _ = FileManager.default.createFile(atPath: "\(dir)/.complete", contents: Data(package.utf8))
+            try? FileManager.default.removeItem(atPath: deb)
+            return try kernel(in: dir, package: package)
+        }
+    }
+
+    /// Kernels unpacked by earlier runs.
+    static func cachedKernels(cache: String, architecture: String) throws -> [Kernel] {
+        let base = "\(cache)/\(architecture)"
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []
+        return names.sorted().reversed().compactMap { name in
+            let dir = "\(base)/\(name)"
+            guard FileManager.default.fileExists(atPath: "\(dir)/.complete") else { return nil }
+            return try? kernel(in: dir, package: name)
+        }
+    }
+
+    static func kernel(in root: String, package: String) throws -> Kernel {
+        let boot = (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/boot")) ?? []
+        guard let v = boot.sorted().first(where: { $0.hasPrefix("vmlinuz-") }) else {
+            throw HarnessError("\(package): no boot/vmlinuz-* in \(root)")
+        }
+        let release = String(v.dropFirst("vmlinuz-".count))
+        for modules in ["\(root)/lib/modules/\(release)", "\(root)/usr/lib/modules/\(release)"]
+        where FileManager.default.fileExists(atPath: modules) {
+            return Kernel(package: package, release: release, root: root, vmlinuz: "\(root)/boot/\(v)", modulesDirectory: modules)
+        }
+        throw HarnessError("\(package): no lib/modules/\(release) in \(root)")
+    }
+
+    /// `depmod -b BASE RELEASE` with kmod's depmod, else busybox's.
+    static func depmod(base: String, release: String) throws {
+        // depmod -b wants BASE/lib/modules; a merged-/usr package has usr/lib/modules only.
+        if !FileManager.default.fileExists(atPath: "\(base)/lib/modules/\(release)"),
+            FileManager.default.fileExists(atPath: "\(base)/usr/lib/modules/\(release)")
+        {
+            try FileManager.default.createDirectory(atPath: "\(base)/lib", withIntermediateDirectories: true)
+            try FileManager.default.createSymbolicLink(atPath: "\(base)/lib/modules", withDestinationPath: "../usr/lib/modules")
+        }
+        if let d = which("depmod") {
+            try mustRun(d, ["-b", base, release])
+        } else if let bb = which("busybox") {
+            try mustRun(bb, ["depmod", "-b", base, release])
+        } else {
+            throw HarnessError("neither depmod (kmod) nor busybox is installed")
+        }
+        guard FileManager.default.fileExists(atPath: "\(base)/lib/modules/\(release)/modules.dep") else {
+            throw HarnessError("depmod -b \(base) \(release) wrote no modules.dep")
+        }
+    }
+}
+
+/// How apt is called: the system's package lists when they know the architecture's packages, else a
+/// private apt state under the cache (own lists, status and archives; `apt-get update` into it works
+/// without root and leaves dpkg and the system's apt state alone).
+struct AptContext {
+    var options: [String]
+
+    /// The context to use and the package `metapackage` resolves to in it.
+    static func make(cache: String, architecture: String, metapackage: String) throws -> (AptContext, String) {
+        let host = (try? run("dpkg", ["--print-architecture"]).out.trimmingCharacters(in: .whitespacesAndNewlines)) ?? ""
+        if host == architecture {
+            let system = AptContext(options: [])
+            if let p = try? system.resolve(metapackage) { return (system, p) }
+        }
+        let ctx = try makePrivate(cache: cache, architecture: architecture, update: false)
+        return (ctx, try ctx.resolve(metapackage))
+    }
+
+    var isSystem: Bool { options.isEmpty }
+
+    /// Private lists, status and archives under the cache; `update` forces `apt-get update`.
+    static func makePrivate(cache: String, architecture: String, update: Bool) throws -> AptContext {
+        let d = "\(cache)/apt-\(architecture)"
+        for sub in ["lists/partial", "cache/archives/partial"] {
+            try FileManager.default.createDirectory(atPath: "\(d)/\(sub)", withIntermediateDirectories: true)
+        }
+        if !FileManager.default.fileExists(atPath: "\(d)/status") {
+            _ = FileManager.default.createFile(atPath: "\(d)/status", contents: nil)
+        }
+        let ctx = AptContext(options: [
+            "-o", "APT::Architecture=\(architecture)", "-o", "APT::Architectures=\(architecture)",
+            "-o", "Dir::State::Lists=\(d)/lists", "-o", "Dir::State::Status=\(d)/status", "-o", "Dir::Cache=\(d)/cache",
+        ])
+        if update || !FileManager.default.fileExists(atPath: "\(d)/.updated") {
+            try mustRun("apt-get", ctx.options + ["-q", "update"])
+            _ = FileManager.default.createFile(atPath: "\(d)/.updated", contents: nil)
+        }
+        return ctx
+    }
+
+    /// The package a metapackage depends on (`linux-image-amd64` → `linux-image-6.1.0-NN-amd64`).
+    func resolve(_ metapackage: String) throws -> String {
+        let r = try mustRun("apt-cache", options + ["depends", "--no-recommends", "--no-suggests", "--no-enhances", metapackage])
+        for line in r.out.split(separator: "\n") {
+            let t = line.trimmingCharacters(in: .whitespaces)
+            guard t.hasPrefix("Depends:") || t.hasPrefix("|Depends:") else { continue }
+            let name = t.split(separator: ":", maxSplits: 1)[1].trimmingCharacters(in: .whitespaces)
+            if name.hasPrefix("linux-image-"), !name.hasPrefix("<"), name != metapackage { return name }
+        }
+        throw HarnessError("apt-cache depends \(metapackage): no linux-image-* dependency in:\n\(r.out)")
+    }
+
+    /// `apt-get download PACKAGE` in `folder`; returns the .deb's path.
+    func download(_ package: String, into folder: String) throws -> String {
+        func existing() -> String? {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+            return names.sorted().last { $0.hasPrefix("\(package)_") && $0.hasSuffix(".deb") }.map { "\(folder)/\($0)" }
+        }
+        if let deb = existing() { try? FileManager.default.removeItem(atPath: deb) }  // may be a partial one
+        try mustRun("apt-get", options + ["-q", "download", package], cwd: folder)
+        guard let deb = existing() else { throw HarnessError("apt-get download \(package) left no .deb in \(folder)") }
+        return deb
+    }
+}
+
+/// A busybox initramfs tree for a QEMU guest, written as an uncompressed cpio (newc, owner 0:0),
+/// without root: busybox with its applet links, kernel modules with their `modules.dep` closure,
+/// host binaries with their shared-library closure, files, and an `/init` that runs `/test.sh`.
+public final class Initramfs {
+    public let root: String
+    private let dir: TempDir
+    public private(set) var modules: [String] = []
+
+    public init() throws {
+        dir = try TempDir("flashsmith-initramfs")
+        root = dir.file("root")
+        for d in ["bin", "sbin", "usr/bin", "usr/sbin", "proc", "sys", "dev", "tmp", "run", "mnt", "etc", "root", "var/lock", "var/run"] {
+            try FileManager.default.createDirectory(atPath: "\(root)/\(d)", withIntermediateDirectories: true)
+        }
+        try addFile("/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n")
+        try addFile("/etc/group", "root:x:0:\n")
+    }
+
+    /// The static busybox as `/bin/busybox` and a link for every applet (`busybox --list-full`).
+    public func addBusybox(_ hostPath: String? = nil) throws {
+        guard let bb = hostPath ?? which("busybox") else { throw HarnessError("busybox not found") }
+        try addBinary(bb, at: "/bin/busybox")
+        let list = try mustRun(bb, ["--list-full"]).out
+        for applet in list.split(separator: "\n") {
+            let dest = "\(root)/\(applet)"
+            guard !exists(dest) else { continue }
+            try FileManager.default.createDirectory(atPath: (dest as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try FileManager.default.createSymbolicLink(atPath: dest, withDestinationPath: "/bin/busybox")
+        }
+        // The kernel's request_module() helper.
+        if !exists("\(root)/sbin/modprobe") {
+            try FileManager.default.createSymbolicLink(atPath: "\(root)/sbin/modprobe", withDestinationPath: "/bin/busybox")
+        }
+    }
+
+    /// `names` and every module they depend on (closure over the kernel's `modules.dep`), then
+    /// `depmod -b` over the tree so the guest's `modprobe` resolves them.
+    public func addModules(_ names: [String], kernel: DebianArtifacts.Kernel) throws {
+        let depText = try String(contentsOfFile: "\(kernel.modulesDirectory)/modules.dep", encoding: .utf8)
+        var deps: [String: [String]] = [:]
+        var byName: [String: String] = [:]
+        for line in depText.split(separator: "\n") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            let path = String(line[..<colon])
+            deps[path] = line[line.index(after: colon)...].split(separator: " ").map(String.init)
+            byName[Self.moduleName(path)] = path
+        }
+        var closure: [String] = []
+        func add(_ path: String) {
+            guard !closure.contains(path) else { return }
+            closure.append(path)
+            for d in deps[path] ?? [] { add(d) }
+        }
+        for n in names {
+            guard let p = byName[n.replacingOccurrences(of: "-", with: "_")] else {
+                throw HarnessError("module \(n) not in \(kernel.modulesDirectory)/modules.dep")
+            }
+            add(p)
+        }
+        let dest = "\(root)/lib/modules/\(kernel.release)"
+        for p in closure {
+            let target = "\(dest)/\(p)"
+            try FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            if !exists(target) { try FileManager.default.copyItem(atPath: "\(kernel.modulesDirectory)/\(p)", toPath: target) }
+        }
+        for f in ["modules.order", "modules.builtin", "modules.builtin.modinfo"] where exists("\(kernel.modulesDirectory)/\(f)") {
+            if !exists("\(dest)/\(f)") { try FileManager.default.copyItem(atPath: "\(kernel.modulesDirectory)/\(f)", toPath: "\(dest)/\(f)") }
+        }
+        modules += closure.filter { !modules.contains($0) }
+        try DebianArtifacts.depmod(base: root, release: kernel.release)
+    }
+
+    /// `kernel/drivers/mtd/nand/raw/nandsim.ko` → `nandsim` (also strips .ko.xz/.zst/.gz; `-` → `_`).
+    static func moduleName(_ path: String) -> String {
+        var base = (path as NSString).lastPathComponent
+        if let r = base.range(of: ".ko") { base = String(base[..<r.lowerBound]) }
+        return base.replacingOccurrences(of: "-", with: "_")
+    }
+
+    /// Copies the host binary `hostPath` (symlinks followed) to `dest` (default: the same path) and
+    /// every shared library `ldd` lists to the same path it has on the host (symlinks followed, so
+    /// `/lib64/ld-linux-x86-64.so.2` lands as a file). Static binaries need nothing more.
+    public func addBinary(_ hostPath: String, at dest: String? = nil) throws {
+        let real = URL(fileURLWithPath: hostPath).resolvingSymlinksInPath().path
+        try copyResolved(real, to: dest ?? hostPath)
+        let r = try run("ldd", [real])
+        if r.status != 0 {
+            if (r.out + r.err).contains("not a dynamic executable") { return }
+            throw HarnessError("ldd \(real) failed: \(r.err)")
+        }
+        for line in r.out.split(separator: "\n") {
+            if line.contains("not found") { throw HarnessError("ldd \(real): \(line.trimmingCharacters(in: .whitespaces))") }
+            for token in line.split(whereSeparator: { $0 == " " || $0 == "\t" }) where token.hasPrefix("/") {
+                try copyResolved(String(token), to: String(token))
+            }
+        }
+    }
+
+    private func copyResolved(_ hostPath: String, to dest: String) throws {
+        let target = root + (dest.hasPrefix("/") ? dest : "/" + dest)
+        if let attrs = try? FileManager.default.attributesOfItem(atPath: target) {
+            // A busybox applet link is replaced by the real tool; a library already copied stays.
+            guard attrs[.type] as? FileAttributeType == .typeSymbolicLink else { return }
+            try FileManager.default.removeItem(atPath: target)
+        }
+        try FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let real = URL(fileURLWithPath: hostPath).resolvingSymlinksInPath().path
+        try FileManager.default.copyItem(atPath: real, toPath: target)
+    }
+
+    /// Writes `contents` at `dest` inside the tree.
+    public func addFile(_ dest: String, _ contents: String, mode: Int = 0o644) throws {
+        try addFile(dest, Array(contents.utf8), mode: mode)
+    }
+
+    public func addFile(_ dest: String, _ contents: [UInt8], mode: Int = 0o644) throws {
+        let target = root + (dest.hasPrefix("/") ? dest : "/" + dest)
+        try FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try Data(contents).write(to: URL(fileURLWithPath: target))
+        try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: target)
+    }
+
+    /// `/init`: mounts proc, sys, devtmpfs and tmpfs, runs `/test.sh`, prints
+    /// `<resultMarker> rc=<status>` and powers off (`poweroff -f`: QEMU exits).
+    public func setInit(testScript: String, resultMarker: String = Initramfs.defaultResultMarker) throws {
+        try addFile("/test.sh", testScript, mode: 0o755)
+        try addFile("/init", Self.initScript(resultMarker: resultMarker), mode: 0o755)
+    }
+
+    public static let defaultResultMarker = "FLASHSMITH-GUEST-RESULT"
+
+    public static func initScript(resultMarker: String) -> String {
+        """
+        #!/bin/sh
+        export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+        mount -t proc proc /proc
+        mount -t sysfs sysfs /sys
+        mount -t devtmpfs devtmpfs /dev
+        exec </dev/console >/dev/console 2>&1
+        mount -t tmpfs tmpfs /tmp
+        mount -t tmpfs tmpfs /run
+        echo /sbin/modprobe > /proc/sys/kernel/modprobe
+        dmesg -n 1
+        echo "FLASHSMITH-GUEST-UP uptime=$(cut -d' ' -f1 /proc/uptime)"
+        /test.sh
+        rc=$?
+        echo "\(resultMarker) rc=$rc uptime=$(cut -d' ' -f1 /proc/uptime)"
+        sync
+        poweroff -f
+
+        """
+    }
+
+    /// The tree as an uncompressed `cpio -o -H newc -R 0:0` archive (the kernel unpacks it as is).
+    public func write(to path: String) throws {
+        try mustRun("/bin/sh", ["-c", "cd \"$1\" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet > \"$2\"", "sh", root, path])
+    }
+
+    private func exists(_ path: String) -> Bool {
+        (try? FileManager.default.attributesOfItem(atPath: path)) != nil
+    }
+}
