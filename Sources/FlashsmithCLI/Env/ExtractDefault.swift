@@ -25,7 +25,12 @@ extension Env {
                 ])
                 try output(j.encoded() + "\n")
             } else {
-                try output(Array("# default environment of \(binary) at offset \(hex(found.offset)), \(found.length) bytes, \(found.variables.count) variables\n".utf8) + equalsLines(found.variables))
+                var header = "# default environment of \(binary) at offset \(hex(found.offset)), \(found.length) bytes, \(found.variables.count) variables\n"
+                let empty = found.variables.filter { $0.value.isEmpty }.map(\.nameText)
+                if !empty.isEmpty {
+                    header += "# empty values (stored, but U-Boot's import skips them: never defined): \(empty.joined(separator: ", "))\n"
+                }
+                try output(Array(header.utf8) + equalsLines(found.variables))
             }
         }
     }
