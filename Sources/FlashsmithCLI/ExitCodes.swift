@@ -50,3 +50,16 @@ func output(_ bytes: [UInt8]) throws {
 func output(_ text: String) throws {
     try FileIO.writeStdout(Array(text.utf8))
 }
+
+/// The bytes the user typed for `argument`: Swift decodes `argv` as UTF-8 and replaces invalid
+/// bytes with U+FFFD, so an argument holding such a replacement is looked up in the raw `argv` and
+/// its original bytes are used (values that are not UTF-8 are kept verbatim).
+func rawBytes(ofArgument argument: String) -> [UInt8] {
+    guard argument.unicodeScalars.contains("\u{FFFD}") else { return Array(argument.utf8) }
+    for i in 0..<Int(CommandLine.argc) {
+        guard let p = CommandLine.unsafeArgv[i] else { continue }
+        let raw = Array(UnsafeBufferPointer(start: UnsafeRawPointer(p).assumingMemoryBound(to: UInt8.self), count: strlen(p)))
+        if String(decoding: raw, as: UTF8.self) == argument { return raw }
+    }
+    return Array(argument.utf8)
+}

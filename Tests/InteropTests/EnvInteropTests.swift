@@ -49,29 +49,20 @@ import UBootEnv
         return out
     }
 
-    @Test(arguments: ["one", "thousand", "special"])
-    func fwPrintenvReadsSingleBlob(caseName: String) throws {
+    /// fw_printenv reads a single blob and a redundant pair (two copies in one file, a two-line config).
+    @Test(arguments: ["one", "thousand", "special"], [false, true])
+    func fwPrintenvReadsFlashsmithBlobs(caseName: String, redundant: Bool) throws {
         guard toolsAvailable("fw_printenv") else { return }
-        let c = EnvCorpus.make(caseName, headerSize: 4)
-        let dir = try TempDir()
-        let input = try dir.write("env.txt", c.text)
-        #expect(try flashsmith("env", "create", "-s", hex(c.size), "-o", dir.file("env.bin"), input).status == 0)
-        let cfg = try dir.write("fw_env.config", "\(dir.file("env.bin")) 0x0 \(hex(c.size))\n")
-        let r = try run("fw_printenv", ["-c", cfg])
-        #expect(r.status == 0, "\(r.err)")
-        #expect(r.stdout == (try fwPrintenvExpectation(c.text)))
-    }
-
-    @Test(arguments: ["one", "thousand", "special"])
-    func fwPrintenvReadsRedundantPair(caseName: String) throws {
-        guard toolsAvailable("fw_printenv") else { return }
-        let c = EnvCorpus.make(caseName, headerSize: 5)
+        let c = EnvCorpus.make(caseName, headerSize: redundant ? 5 : 4)
         let dir = try TempDir()
         let input = try dir.write("env.txt", c.text)
         let blob = dir.file("env.bin")
-        #expect(try flashsmith("env", "create", "-r", "--copies", "2", "-s", hex(c.size), "-o", blob, input).status == 0)
-        #expect(try readBytes(blob).count == 2 * c.size)
-        let cfg = try dir.write("fw_env.config", "\(blob) 0x0 \(hex(c.size))\n\(blob) \(hex(c.size)) \(hex(c.size))\n")
+        let layout = redundant ? ["-r", "--copies", "2"] : []
+        #expect(try flashsmith(["env", "create", "-s", hex(c.size), "-o", blob] + layout + [input]).status == 0)
+        #expect(try readBytes(blob).count == (redundant ? 2 : 1) * c.size)
+        var config = "\(blob) 0x0 \(hex(c.size))\n"
+        if redundant { config += "\(blob) \(hex(c.size)) \(hex(c.size))\n" }
+        let cfg = try dir.write("fw_env.config", config)
         let r = try run("fw_printenv", ["-c", cfg])
         #expect(r.status == 0, "\(r.err)")
         #expect(r.stdout == (try fwPrintenvExpectation(c.text)))

@@ -56,9 +56,19 @@ public var isCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
 /// Whether the peer tools are present. Locally a missing tool skips the test with a printed reason;
 /// under CI it is a failure (CI installs every tool).
 public func toolsAvailable(_ names: String...) -> Bool {
-    let missing = names.filter { which($0) == nil }
+    requirementsMet(missing: names.filter { which($0) == nil }, kind: "tool(s)")
+}
+
+/// Whether the files (firmware, images) a test needs exist; a missing one is treated like a
+/// missing tool.
+public func filesAvailable(_ paths: String...) -> Bool {
+    requirementsMet(missing: paths.filter { !FileManager.default.fileExists(atPath: $0) }, kind: "file(s)")
+}
+
+/// Skips locally with a printed reason, or records a failure under CI, when something is missing.
+private func requirementsMet(missing: [String], kind: String) -> Bool {
     guard missing.isEmpty else {
-        let msg = "missing tool(s): \(missing.joined(separator: ", ")) (install with scripts/install-deps.sh)"
+        let msg = "missing \(kind): \(missing.joined(separator: ", ")) (install with scripts/install-deps.sh)"
         if isCI {
             Issue.record(Comment(rawValue: msg))
         } else {

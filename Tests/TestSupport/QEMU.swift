@@ -229,22 +229,6 @@ public enum QEMU {
     }
 }
 
-/// Whether the files (firmware, images) a test needs exist: like ``toolsAvailable(_:)``, a missing one
-/// skips the test locally with a printed reason and is a recorded failure under CI.
-public func filesAvailable(_ paths: String...) -> Bool {
-    let missing = paths.filter { !FileManager.default.fileExists(atPath: $0) }
-    guard missing.isEmpty else {
-        let msg = "missing file(s): \(missing.joined(separator: ", ")) (install with scripts/install-deps.sh)"
-        if isCI {
-            Issue.record(Comment(rawValue: msg))
-        } else {
-            print("SKIP: \(msg)")
-        }
-        return false
-    }
-    return true
-}
-
 // MARK: - Registry of live children, killed on signals and at exit
 
 /// PIDs of running QEMU children in a fixed table a signal handler can read without locks.

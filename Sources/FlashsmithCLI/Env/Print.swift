@@ -31,7 +31,7 @@ extension Env {
         func run() throws {
             var args = arguments
             let file = layout.config == nil ? (args.isEmpty ? nil : args.removeFirst()) : nil
-            let names = args.map { Array($0.utf8) }
+            let names = args.map { rawBytes(ofArgument: $0) }
             if noName && names.count != 1 { throw ValidationError("-n needs exactly one NAME, found \(names.count)") }
             let blob = try layout.read(file: file)
             var copy = blob.activeCopy

@@ -40,7 +40,7 @@ extension Env {
                 assignments += try EnvText.parseScript(text, source: script == "-" ? "<stdin>" : script, syntax: scriptFormat)
             }
             for a in args {
-                let bytes = Array(a.utf8)
+                let bytes = rawBytes(ofArgument: a)
                 guard let eq = bytes.firstIndex(of: UInt8(ascii: "=")) else {
                     throw ValidationError("expected NAME=VALUE, found '\(a)' (use --unset NAME to delete)")
                 }
@@ -49,8 +49,9 @@ extension Env {
                 assignments.append(value.isEmpty ? .unset(name) : .set(EnvVariable(name: name, value: value)))
             }
             for n in unset {
-                try EnvVariable.validate(name: Array(n.utf8), source: "--unset '\(n)'")
-                assignments.append(.unset(Array(n.utf8)))
+                let name = rawBytes(ofArgument: n)
+                try EnvVariable.validate(name: name, source: "--unset '\(n)'")
+                assignments.append(.unset(name))
             }
             if assignments.isEmpty { throw ValidationError("nothing to set: give NAME=VALUE, --unset NAME or --script FILE") }
             let blob = try layout.read(file: file)
