@@ -30,11 +30,14 @@ let package = Package(
         // U-Boot environment: blobs, text syntaxes, fw_env.config, stores (file, MTD), default env.
         .target(name: "UBootEnv", dependencies: ["FlashsmithCore", "MTD"], swiftSettings: strict),
 
+        // Boot images: legacy uImage (FIT later).
+        .target(name: "BootImage", dependencies: ["FlashsmithCore"], swiftSettings: strict),
+
         // The CLI: one folder per noun, one file per verb.
         .target(
             name: "FlashsmithCLI",
             dependencies: [
-                "FlashsmithCore", "UBootEnv", "MTD",
+                "FlashsmithCore", "UBootEnv", "MTD", "BootImage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -53,6 +56,7 @@ let package = Package(
         ),
         .testTarget(name: "CModulesTests", dependencies: ["CArchive", "CFDT", "CMTD", "MTD", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: ["UBootEnv", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "BootImageTests", dependencies: ["BootImage", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "InteropTests", dependencies: ["UBootEnv", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "E2ETests", dependencies: ["UBootEnv", "TestSupport"], swiftSettings: strict),
     ]

@@ -1,8 +1,10 @@
 import FlashsmithCore
+import BootImage
 import UBootEnv
 
 /// The table behind `flashsmith inspect`: every format that can recognise itself, tried in order.
 /// A new format adds one line here.
 let registeredFormats: [any InspectableFormat.Type] = [
+    UImageFormat.self,
     EnvFormat.self,
 ]

@@ -53,6 +53,21 @@ public struct AtomicFile: ~Copyable {
         try bytes.withUnsafeBytes { (p: UnsafeRawBufferPointer) throws in try write(p) }
     }
 
+    /// Bytes written so far (the temporary file's size).
+    public var size: Int { written }
+
+    /// Overwrites bytes already written, at `offset` (back-patching a header once the data's CRC is
+    /// known); the range must lie inside what was written.
+    public mutating func overwrite(_ bytes: [UInt8], at offset: Int) throws {
+        precondition(offset >= 0 && offset + bytes.count <= written, "overwrite outside the written range")
+        do {
+            try FileIO.pwriteAll(fd, bytes, at: offset, path: temporaryPath)
+        } catch {
+            abandon()
+            throw FileError.writeFailed(path: destination, offset: offset, reason: "\(error)")
+        }
+    }
+
     /// fsync, rename over the destination, fsync the folder.
     public consuming func commit() throws {
         guard fsync(fd) == 0 else {
