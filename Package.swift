@@ -56,8 +56,11 @@ let package = Package(
         ),
         .testTarget(name: "CModulesTests", dependencies: ["CArchive", "CFDT", "CMTD", "MTD", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: ["UBootEnv", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "BootImageTests", dependencies: ["BootImage", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "InteropTests", dependencies: ["UBootEnv", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "BootImageTests",
+            dependencies: ["BootImage", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: strict
+        ),
+        .testTarget(name: "InteropTests", dependencies: ["UBootEnv", "BootImage", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "E2ETests", dependencies: ["UBootEnv", "TestSupport"], swiftSettings: strict),
     ]
 )

@@ -154,6 +154,9 @@ public enum UImage {
                 if kind == .missing { throw FileError.cannotOpen(path: f, reason: "No such file or directory") }
                 throw FileError.notARegularFile(path: f, kind: kind.name)
             }
+            if multi && size == 0 {
+                throw BootImageError.badInput(path: f, reason: "empty part: expected at least 1 byte (a 0 size ends a multi-file image's part table)")
+            }
             sizes.append(size)
         }
         var out = DataWriter(file: try AtomicFile(destination: output))
