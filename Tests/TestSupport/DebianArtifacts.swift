@@ -59,47 +59,90 @@ public enum DebianArtifacts {
         try kernel(metapackage: "linux-image-amd64", architecture: "amd64")
     }
 
+    /// Debian's arm64 generic kernel, resolved from the `linux-image-arm64` metapackage, fetched with a
+    /// private arm64 apt state (dpkg's architectures are left alone). Its `vmlinuz` is a raw arm64
+    /// `Image` (QEMU `-kernel`, U-Boot `booti`, or a `-C none` uImage). ~60 MB on first use.
+    public static func arm64Kernel() throws -> Kernel {
+        try kernel(metapackage: "linux-image-arm64", architecture: "arm64")
+    }
+
+    /// The static busybox of Debian's `busybox-static` for `architecture` (for arm64 guests:
+    /// `busybox(architecture: "arm64")`; it cannot run on the host, see ``Initramfs/addForeignBusybox(_:)``).
+    public static func busybox(architecture: String) throws -> String {
+        let root = try package("busybox-static", architecture: architecture)
+        let path = "\(root)/bin/busybox"
+        guard FileManager.default.fileExists(atPath: path) else { throw HarnessError("busybox-static:\(architecture): no bin/busybox in \(root)") }
+        return path
+    }
+
+    /// The folder Debian package `name` of `architecture` is unpacked in (`dpkg -x`), fetched on first
+    /// use (host architecture: the system's apt lists when they know it; otherwise a private apt state
+    /// under the cache) and reused afterwards without asking apt again.
+    public static func package(_ name: String, architecture: String) throws -> String {
+        try withCache { cache in
+            let dir = "\(cache)/\(architecture)/\(name)"
+            if FileManager.default.fileExists(atPath: "\(dir)/.complete") { return dir }
+            return try unpacked(architecture: architecture, cache: cache, pick: { try $0.require(name) }).root
+        }
+    }
+
     public static func kernel(metapackage: String, architecture: String) throws -> Kernel {
-        let cache = cacheDirectory
-        try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
-        return try withFileLock("\(cache)/.lock") {
-            let apt: AptContext
-            let package: String
+        try withCache { cache in
             do {
-                (apt, package) = try AptContext.make(cache: cache, architecture: architecture, metapackage: metapackage)
+                let (package, dir) = try unpacked(architecture: architecture, cache: cache, pick: { try $0.resolve(metapackage) }) { staging, package in
+                    // Debian's kernel packages do not ship modules.dep (postinst runs depmod): make it here.
+                    let k0 = try kernel(in: staging, package: package)
+                    try depmod(base: staging, release: k0.release)
+                }
+                return try kernel(in: dir, package: package)
             } catch {
                 // Offline, or no package lists: use what an earlier run left, if anything.
                 if let k = try? cachedKernels(cache: cache, architecture: architecture).first { return k }
                 throw error
             }
-            let dir = "\(cache)/\(architecture)/\(package)"
-            if FileManager.default.fileExists(atPath: "\(dir)/.complete") {
-                return try kernel(in: dir, package: package)
-            }
-            try? FileManager.default.removeItem(atPath: dir)
-            let downloads = "\(cache)/downloads"
-            try FileManager.default.createDirectory(atPath: downloads, withIntermediateDirectories: true)
-            let deb: String
-            do {
-                deb = try apt.download(package, into: downloads)
-            } catch where apt.isSystem {
-                // The system's lists may be stale (the mirror moved on): retry with fresh private lists.
-                let fresh = try AptContext.makePrivate(cache: cache, architecture: architecture, update: true)
-                guard try fresh.resolve(metapackage) == package else { throw error }
-                deb = try fresh.download(package, into: downloads)
-            }
-            let staging = "\(dir).partial"
-            try? FileManager.default.removeItem(atPath: staging)
-            try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
-            try mustRun("dpkg", ["-x", deb, staging])
-            // Debian's kernel packages do not ship modules.dep (postinst runs depmod): make it here.
-            let k0 = try kernel(in: staging, package: package)
-            try depmod(base: staging, release: k0.release)
-            try FileManager.default.moveItem(atPath: staging, toPath: dir)
-            _ = FileManager.default.createFile(atPath: "\(dir)/.complete", contents: Data(package.utf8))
-            try? FileManager.default.removeItem(atPath: deb)
-            return try kernel(in: dir, package: package)
         }
+    }
+
+    /// Runs `body` with the cache folder, holding its lock (other test processes wait).
+    static func withCache<T>(_ body: (String) throws -> T) throws -> T {
+        let cache = cacheDirectory
+        try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
+        return try withFileLock("\(cache)/.lock") { try body(cache) }
+    }
+
+    /// Unpacks the package `pick` names in an apt context into `<cache>/<architecture>/<package>`
+    /// (`dpkg -x` into a staging folder, `prepare(staging, package)`, rename, `.complete`), unless an
+    /// earlier run did. When the download fails (the lists are stale: the mirror moved on) the private
+    /// lists are refreshed and the package picked again. Call with the cache lock held.
+    static func unpacked(
+        architecture: String, cache: String, pick: (AptContext) throws -> String,
+        prepare: (_ staging: String, _ package: String) throws -> Void = { _, _ in }
+    ) throws -> (package: String, root: String) {
+        var (apt, package) = try AptContext.make(cache: cache, architecture: architecture, pick: pick)
+        func folder() -> String { "\(cache)/\(architecture)/\(package)" }
+        if FileManager.default.fileExists(atPath: "\(folder())/.complete") { return (package, folder()) }
+        let downloads = "\(cache)/downloads"
+        try FileManager.default.createDirectory(atPath: downloads, withIntermediateDirectories: true)
+        let deb: String
+        do {
+            deb = try apt.download(package, into: downloads)
+        } catch {
+            apt = try AptContext.makePrivate(cache: cache, architecture: architecture, update: true)
+            package = try pick(apt)
+            if FileManager.default.fileExists(atPath: "\(folder())/.complete") { return (package, folder()) }
+            deb = try apt.download(package, into: downloads)
+        }
+        let dir = folder()
+        try? FileManager.default.removeItem(atPath: dir)
+        let staging = "\(dir).partial"
+        try? FileManager.default.removeItem(atPath: staging)
+        try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
+        try mustRun("dpkg", ["-x", deb, staging])
+        try prepare(staging, package)
+        try FileManager.default.moveItem(atPath: staging, toPath: dir)
+        _ = FileManager.default.createFile(atPath: "\(dir)/.complete", contents: Data(package.utf8))
+        try? FileManager.default.removeItem(atPath: deb)
+        return (package, dir)
     }
 
     /// Kernels unpacked by earlier runs.
@@ -154,18 +197,17 @@ public enum DebianArtifacts {
 struct AptContext {
     var options: [String]
 
-    /// The context to use and the package `metapackage` resolves to in it.
-    static func make(cache: String, architecture: String, metapackage: String) throws -> (AptContext, String) {
+    /// The context to use and the package `pick` chooses in it (e.g. what a metapackage resolves to):
+    /// the system's lists for the host architecture when `pick` succeeds there, else the private state.
+    static func make(cache: String, architecture: String, pick: (AptContext) throws -> String) throws -> (AptContext, String) {
         let host = (try? run("dpkg", ["--print-architecture"]).out.trimmingCharacters(in: .whitespacesAndNewlines)) ?? ""
         if host == architecture {
             let system = AptContext(options: [])
-            if let p = try? system.resolve(metapackage) { return (system, p) }
+            if let p = try? pick(system) { return (system, p) }
         }
         let ctx = try makePrivate(cache: cache, architecture: architecture, update: false)
-        return (ctx, try ctx.resolve(metapackage))
+        return (ctx, try pick(ctx))
     }
-
-    var isSystem: Bool { options.isEmpty }
 
     /// Private lists, status and archives under the cache; `update` forces `apt-get update`.
     static func makePrivate(cache: String, architecture: String, update: Bool) throws -> AptContext {
@@ -197,6 +239,12 @@ struct AptContext {
             if name.hasPrefix("linux-image-"), !name.hasPrefix("<"), name != metapackage { return name }
         }
         throw HarnessError("apt-cache depends \(metapackage): no linux-image-* dependency in:\n\(r.out)")
+    }
+
+    /// `package` itself, when these lists know it (`apt-cache show`); throws otherwise.
+    func require(_ package: String) throws -> String {
+        try mustRun("apt-cache", options + ["show", "--no-all-versions", package])
+        return package
     }
 
     /// `apt-get download PACKAGE` in `folder`; returns the .deb's path.
@@ -246,6 +294,19 @@ public final class Initramfs {
             try FileManager.default.createSymbolicLink(atPath: "\(root)/sbin/modprobe", withDestinationPath: "/bin/busybox")
         }
     }
+
+    /// A static busybox built for another architecture (e.g. ``DebianArtifacts/busybox(architecture:)``
+    /// with `arm64`) as `/bin/busybox` and `/bin/sh`. It cannot run here to list its applets, so `/init`
+    /// starts with `/bin/busybox --install -s` (absolute path: works before /proc is mounted).
+    public func addForeignBusybox(_ path: String) throws {
+        try copyResolved(path, to: "/bin/busybox")
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: "\(root)/bin/busybox")
+        try FileManager.default.createSymbolicLink(atPath: "\(root)/bin/sh", withDestinationPath: "busybox")
+        installAppletsAtBoot = true
+    }
+
+    /// Set by ``addForeignBusybox(_:)``: `/init` makes the applet links first.
+    public private(set) var installAppletsAtBoot = false
 
     /// `names` and every module they depend on (closure over the kernel's `modules.dep`), then
     /// `depmod -b` over the tree so the guest's `modprobe` resolves them.
@@ -338,15 +399,15 @@ public final class Initramfs {
     /// `<resultMarker> rc=<status>` and powers off (`poweroff -f`: QEMU exits).
     public func setInit(testScript: String, resultMarker: String = Initramfs.defaultResultMarker) throws {
         try addFile("/test.sh", testScript, mode: 0o755)
-        try addFile("/init", Self.initScript(resultMarker: resultMarker), mode: 0o755)
+        try addFile("/init", Self.initScript(resultMarker: resultMarker, installApplets: installAppletsAtBoot), mode: 0o755)
     }
 
     public static let defaultResultMarker = "FLASHSMITH-GUEST-RESULT"
 
-    public static func initScript(resultMarker: String) -> String {
+    public static func initScript(resultMarker: String, installApplets: Bool = false) -> String {
         """
         #!/bin/sh
-        export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+        \(installApplets ? "/bin/busybox --install -s\n" : "")export PATH=/bin:/sbin:/usr/bin:/usr/sbin
         mount -t proc proc /proc
         mount -t sysfs sysfs /sys
         mount -t devtmpfs devtmpfs /dev
@@ -365,9 +426,13 @@ public final class Initramfs {
         """
     }
 
-    /// The tree as an uncompressed `cpio -o -H newc -R 0:0` archive (the kernel unpacks it as is).
-    public func write(to path: String) throws {
+    /// The tree as a `cpio -o -H newc -R 0:0` archive, uncompressed (the kernel unpacks it as is) or,
+    /// with `gzip`, through `gzip -9n`.
+    public func write(to path: String, gzip: Bool = false) throws {
         try mustRun("/bin/sh", ["-c", "cd \"$1\" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet > \"$2\"", "sh", root, path])
+        if gzip {
+            try mustRun("/bin/sh", ["-c", "gzip -9n < \"$1\" > \"$1.gz\" && mv \"$1.gz\" \"$1\"", "sh", path])
+        }
     }
 
     private func exists(_ path: String) -> Bool {
