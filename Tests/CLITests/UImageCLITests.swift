@@ -1,0 +1,36 @@
+import Foundation
+import Testing
+import TestSupport
+
+@Suite struct UImageCLITests {
+    @Test func createInspectExtractScript() throws {
+        let dir = try TempDir()
+        let cmd = try dir.write("boot.cmd", "echo hello from boot.scr\nsetenv bootargs console=ttyAMA0\n")
+        let scr = dir.file("boot.scr")
+        let c = try flashsmith("uimage", "create", "-A", "arm64", "-T", "script", "-C", "none", "-n", "boot", "-d", cmd, "-o", scr)
+        #expect(c.status == 0, "\(c.err)")
+        let i = try flashsmith("uimage", "inspect", scr)
+        #expect(i.status == 0)
+        #expect(i.out.contains("type:         AArch64 Linux Script (uncompressed)"))
+        #expect(i.out.contains("  | echo hello from boot.scr"))
+        #expect(try flashsmith("inspect", scr).out.contains("U-Boot legacy image (uImage)"))
+        #expect(try flashsmith("uimage", "extract", scr, "-p", "0", "-o", dir.file("back.cmd")).status == 0)
+        #expect(try readBytes(dir.file("back.cmd")) == readBytes(cmd))
+    }
+
+    @Test func errorsAndExitCodes() throws {
+        let dir = try TempDir()
+        let k = try dir.write("k", [1, 2, 3])
+        let badArch = try flashsmith("uimage", "create", "-A", "arm65", "-C", "none", "-d", k, "-o", dir.file("o"))
+        #expect(badArch.status == 64 && badArch.err.contains("-A architecture 'arm65': expected one of alpha, arm"))
+        let missing = try flashsmith("uimage", "create", "-A", "arm", "-C", "none", "-d", dir.file("nope"), "-o", dir.file("o"))
+        #expect(missing.status == 66 && missing.err.contains("nope: cannot open"))
+        let twoForKernel = try flashsmith("uimage", "create", "-A", "arm", "-C", "none", "-T", "kernel", "-d", "\(k):\(k)", "-o", dir.file("o"))
+        #expect(twoForKernel.status == 65 && twoForKernel.err.contains("expected exactly one file"))
+        let badAddr = try flashsmith("uimage", "create", "-A", "arm", "-C", "none", "-a", "0xZZ", "-d", k, "-o", dir.file("o"))
+        #expect(badAddr.status == 64 && badAddr.err.contains("-a: expected a 32-bit hexadecimal address, found '0xZZ'"))
+        #expect(!FileManager.default.fileExists(atPath: dir.file("o")))
+        let notImage = try flashsmith("uimage", "inspect", k)
+        #expect(notImage.status == 65 && notImage.err.contains("expected 64 bytes, found 3"))
+    }
+}
