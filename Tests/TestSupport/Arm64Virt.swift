@@ -56,6 +56,44 @@ public enum Arm64Virt {
         }
     }
 
+    /// Size of each of virt's two CFI pflash banks; U-Boot's env is at offset 0 of bank 1 (ENV_ADDR
+    /// 0x4000000), 0x40000 bytes, one copy (Debian's `config.qemu_arm64.gz`).
+    public static let flashBankSize = 64 << 20
+    public static let envSize = 0x40000
+
+    /// Writes a 64 MiB erased (0xFF) flash bank at `path` and `environment` (`name=value` lines) into it
+    /// with `flashsmith env create -c` (`<path>.fw_env.config`, `<path>.env.txt` beside it). The env
+    /// replaces U-Boot's whole default env: give it everything the boot needs (`bootdelay=0`, a
+    /// `bootcmd` ending in `poweroff`, `bootargs`).
+    public static func writeEnvFlash(_ path: String, environment: String) throws {
+        try Data(repeating: 0xFF, count: flashBankSize).write(to: URL(fileURLWithPath: path))
+        let config = "\(path).fw_env.config"
+        try Data("\(path) 0x0 0x\(String(envSize, radix: 16))\n".utf8).write(to: URL(fileURLWithPath: config))
+        let text = "\(path).env.txt"
+        try Data(environment.utf8).write(to: URL(fileURLWithPath: text))
+        let r = try flashsmith("env", "create", "-c", config, text)
+        guard r.status == 0 else { throw HarnessError("flashsmith env create -c \(config) failed (\(r.status)): \(r.err)") }
+    }
+
+    /// `-device loader,file=FILE,addr=ADDR,force-raw=on`: QEMU copies the file into guest RAM as it is
+    /// (without force-raw QEMU parses a uImage itself and U-Boot sees `Wrong Image Format`).
+    public static func loader(_ file: String, at address: String) -> [String] {
+        ["-device", "loader,file=\(file),addr=\(address),force-raw=on"]
+    }
+
+    /// Boots Debian's U-Boot on virt with `flash` as pflash bank 1 (the env) and `extra` arguments
+    /// (loaders, disks), killed on every way out by ``QEMU/run(_:_:log:timeout:markers:killOn:killDelay:)``.
+    public static func bootUBoot(
+        flash: String, extra: [String], log: String, timeout: Duration = .seconds(60),
+        markers: [String] = [], killOn: [String] = []
+    ) throws -> QEMUResult {
+        try QEMU.run(
+            "qemu-system-aarch64",
+            arguments(bios: true) + ["-drive", "if=pflash,format=raw,index=1,file=\(flash)"] + extra,
+            log: log, timeout: timeout, markers: markers, killOn: killOn
+        )
+    }
+
     /// A busybox initramfs for arm64 guests: Debian's arm64 `busybox-static` (private apt state,
     /// cached), applet links made at boot, `/init` from ``Initramfs/setInit(testScript:resultMarker:)``
     /// (prints `FLASHSMITH-GUEST-UP`, runs `testScript`, prints the result marker, powers off).
