@@ -30,6 +30,8 @@ let package = Package(
         // U-Boot environment: blobs, text syntaxes, fw_env.config, stores (file, MTD), default env.
         .target(name: "UBootEnv", dependencies: ["FlashsmithCore", "MTD"], swiftSettings: strict),
 
+        // libfdt wrapper: a device tree model, written with libfdt's sequential-write API, read after full validation.
+        .target(name: "DeviceTree", dependencies: ["CFDT", "FlashsmithCore"], swiftSettings: strict),
         // Boot images: legacy uImage (FIT later).
         .target(name: "BootImage", dependencies: ["FlashsmithCore"], swiftSettings: strict),
 
@@ -37,7 +39,7 @@ let package = Package(
         .target(
             name: "FlashsmithCLI",
             dependencies: [
-                "FlashsmithCore", "UBootEnv", "MTD", "BootImage",
+                "FlashsmithCore", "UBootEnv", "MTD", "BootImage", "DeviceTree",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -53,6 +55,10 @@ let package = Package(
         .testTarget(
             name: "UBootEnvTests",
             dependencies: ["UBootEnv", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: strict
+        ),
+        .testTarget(
+            name: "DeviceTreeTests",
+            dependencies: ["DeviceTree", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: strict
         ),
         .testTarget(name: "CModulesTests", dependencies: ["CArchive", "CFDT", "CMTD", "MTD", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: ["UBootEnv", "TestSupport"], swiftSettings: strict),

@@ -1,10 +1,12 @@
 import FlashsmithCore
 import BootImage
+import DeviceTree
 import UBootEnv
 
 /// The table behind `flashsmith inspect`: every format that can recognise itself, tried in order.
 /// A new format adds one line here.
 let registeredFormats: [any InspectableFormat.Type] = [
     UImageFormat.self,
+    DTBFormat.self,
     EnvFormat.self,
 ]

@@ -35,3 +35,20 @@ import TestSupport
         #expect(notImage.status == 65 && notImage.err.contains("expected 64 bytes, found 3"))
     }
 }
+
+@Suite struct DTBInspectTests {
+    @Test func inspectRecognisesDtcOutput() throws {
+        guard toolsAvailable("dtc") else { return }
+        let dir = try TempDir()
+        let src = try dir.write("t.dts", "/dts-v1/;\n/ { model = \"Board X\"; compatible = \"vendor,x\"; chosen { }; };\n")
+        #expect(try run("dtc", ["-I", "dts", "-O", "dtb", "-o", dir.file("t.dtb"), src]).status == 0)
+        let r = try flashsmith("inspect", dir.file("t.dtb"))
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("Flattened device tree blob") && r.out.contains("Board X") && r.out.contains("vendor,x"))
+        var bytes = try readBytes(dir.file("t.dtb"))
+        bytes[8] = 0xFF  // off_dt_struct far outside
+        let bad = try dir.write("bad.dtb", bytes)
+        let b = try flashsmith("inspect", "--json", bad)
+        #expect(b.out.contains(#""valid": false"#))
+    }
+}

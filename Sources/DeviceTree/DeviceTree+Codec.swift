@@ -1,0 +1,153 @@
+import CFDT
+import FlashsmithCore
+
+extension DeviceTree {
+    /// The blob, through libfdt's sequential-write API, with `padding` bytes of free space at the
+    /// end (room for U-Boot's `fdt resize` or for signatures added later).
+    public func encoded(padding: Int = 0) throws(DeviceTreeError) -> [UInt8] {
+        var capacity = 4096 + estimatedSize()
+        while true {
+            var buf = [UInt8](repeating: 0, count: capacity)
+            let rc = buf.withUnsafeMutableBytes { p -> Int32 in write(into: p.baseAddress!, capacity: Int32(p.count)) }
+            if rc == -FDT_ERR_NOSPACE {
+                capacity *= 2
+                continue
+            }
+            try DeviceTreeError.check(rc, "sequential write")
+            let size = buf.withUnsafeBytes { Int(flashsmith_fdt_totalsize($0.baseAddress!)) }
+            guard padding > 0 else { return Array(buf[0..<size]) }
+            var out = [UInt8](repeating: 0, count: size + padding)
+            let r2 = buf.withUnsafeBytes { src in out.withUnsafeMutableBytes { dst in fdt_open_into(src.baseAddress!, dst.baseAddress!, Int32(dst.count)) } }
+            try DeviceTreeError.check(r2, "fdt_open_into")
+            return out
+        }
+    }
+
+    private func estimatedSize() -> Int {
+        func walk(_ n: Node) -> Int {
+            n.name.utf8.count + 16 + n.properties.reduce(0) { $0 + $1.name.utf8.count * 2 + $1.value.count + 16 } + n.children.reduce(0) { $0 + walk($1) }
+        }
+        return walk(root) + 16 * (reservations.count + 1)
+    }
+
+    private func write(into fdt: UnsafeMutableRawPointer, capacity: Int32) -> Int32 {
+        var rc = fdt_create(fdt, capacity)
+        if rc < 0 { return rc }
+        for r in reservations {
+            rc = fdt_add_reservemap_entry(fdt, r.address, r.size)
+            if rc < 0 { return rc }
+        }
+        rc = fdt_finish_reservemap(fdt)
+        if rc < 0 { return rc }
+        func node(_ n: Node) -> Int32 {
+            var rc = fdt_begin_node(fdt, n.name)
+            if rc < 0 { return rc }
+            for p in n.properties {
+                rc = p.value.withUnsafeBytes { fdt_property(fdt, p.name, $0.baseAddress, Int32($0.count)) }
+                if rc < 0 { return rc }
+            }
+            for c in n.children {
+                rc = node(c)
+                if rc < 0 { return rc }
+            }
+            return fdt_end_node(fdt)
+        }
+        rc = node(root)
+        if rc < 0 { return rc }
+        rc = fdt_finish(fdt)
+        if rc < 0 { return rc }
+        fdt_set_boot_cpuid_phys(fdt, bootCPU)
+        return 0
+    }
+
+    /// Reads a blob: the header's sizes are checked against `bytes`, the whole structure with
+    /// `fdt_check_full` (bad offsets, overlapping blocks, bad string offsets, unbalanced nodes),
+    /// the nesting depth against ``maxDepth``; only then is it walked.
+    public static func decode(_ bytes: [UInt8], source: String) throws(DeviceTreeError) -> DeviceTree {
+        guard bytes.count >= 40 else { throw .invalid(source: source, reason: "expected a 40-byte header, found \(bytes.count) bytes") }
+        let header = ByteReader(bytes)
+        let magic = (try? header.get(UInt32.self, at: 0, .big)) ?? 0
+        guard magic == DeviceTree.magic else {
+            throw .invalid(source: source, reason: "offset 0x0 (magic): expected 0xd00dfeed, found 0x" + String(magic, radix: 16))
+        }
+        let total = Int((try? header.get(UInt32.self, at: 4, .big)) ?? 0)
+        guard total <= bytes.count else {
+            throw .invalid(source: source, reason: "offset 0x4 (totalsize): \(total) bytes, but the file has \(bytes.count)")
+        }
+        try checkBlocks(header, total: total, source: source)
+        let result: Result<DeviceTree, DeviceTreeError> = bytes.withUnsafeBytes { p in
+            let fdt = p.baseAddress!
+            let rc = fdt_check_full(fdt, total)
+            if rc < 0 { return .failure(.invalid(source: source, reason: String(cString: fdt_strerror(rc)))) }
+            var reservations: [(address: UInt64, size: UInt64)] = []
+            let count = fdt_num_mem_rsv(fdt)
+            if count < 0 { return .failure(.invalid(source: source, reason: String(cString: fdt_strerror(count)))) }
+            for i in 0..<count {
+                var a: UInt64 = 0, s: UInt64 = 0
+                if fdt_get_mem_rsv(fdt, i, &a, &s) == 0 { reservations.append((a, s)) }
+            }
+            do throws(DeviceTreeError) {
+                let root = try readNode(fdt, 0, path: "/", depth: 0, source: source)
+                return .success(DeviceTree(root: root, reservations: reservations, bootCPU: flashsmith_fdt_boot_cpuid_phys(fdt)))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    /// Flashsmith's own bounds, beyond libfdt's: the reservation map, structure and strings blocks
+    /// start after the header, end inside `totalsize`, and do not overlap one another.
+    private static func checkBlocks(_ h: ByteReader, total: Int, source: String) throws(DeviceTreeError) {
+        func field(_ offset: Int) -> Int { Int((try? h.get(UInt32.self, at: offset, .big)) ?? 0) }
+        let version = field(20)
+        let rsv = field(16), structOff = field(8), stringsOff = field(12), stringsSize = field(32)
+        let structSize = version >= 17 ? field(36) : 0
+        var blocks: [(name: String, field: String, range: Range<Int>)] = [
+            ("structure block", "off_dt_struct", structOff..<(structOff + structSize)),
+            ("strings block", "off_dt_strings", stringsOff..<(stringsOff + stringsSize)),
+        ]
+        blocks.append(("memory reservation map", "off_mem_rsvmap", rsv..<(rsv + 16)))
+        for b in blocks {
+            guard b.range.lowerBound >= 40 else {
+                throw .invalid(source: source, reason: "\(b.field) = \(b.range.lowerBound): the \(b.name) must start after the 40-byte header")
+            }
+            guard b.range.upperBound <= total else {
+                throw .invalid(source: source, reason: "the \(b.name) (\(b.range.lowerBound)…\(b.range.upperBound)) runs past totalsize \(total)")
+            }
+        }
+        for i in 0..<blocks.count {
+            for j in (i + 1)..<blocks.count where blocks[i].range.overlaps(blocks[j].range) {
+                throw .invalid(source: source, reason: "the \(blocks[i].name) (\(blocks[i].range.lowerBound)…\(blocks[i].range.upperBound)) overlaps the \(blocks[j].name) (\(blocks[j].range.lowerBound)…\(blocks[j].range.upperBound))")
+            }
+        }
+    }
+
+    private static func readNode(_ fdt: UnsafeRawPointer, _ offset: Int32, path: String, depth: Int, source: String) throws(DeviceTreeError) -> Node {
+        guard depth <= maxDepth else { throw .tooDeep(source: source, path: path, limit: maxDepth) }
+        var len: Int32 = 0
+        guard let namePtr = fdt_get_name(fdt, offset, &len) else { throw .invalid(source: source, reason: "node at \(path): \(String(cString: fdt_strerror(len)))") }
+        let name = String(decoding: UnsafeRawBufferPointer(start: namePtr, count: Int(len)), as: UTF8.self)
+        var node = Node(depth == 0 ? "" : name)
+        var prop = fdt_first_property_offset(fdt, offset)
+        while prop >= 0 {
+            var nameOut: UnsafePointer<CChar>?
+            var vlen: Int32 = 0
+            guard let value = fdt_getprop_by_offset(fdt, prop, &nameOut, &vlen), let nameOut else {
+                throw .invalid(source: source, reason: "property at structure offset \(prop) of \(path): \(String(cString: fdt_strerror(vlen)))")
+            }
+            node.properties.append(Property(String(cString: nameOut), Array(UnsafeRawBufferPointer(start: value, count: Int(vlen)))))
+            prop = fdt_next_property_offset(fdt, prop)
+        }
+        if prop != -FDT_ERR_NOTFOUND { throw .invalid(source: source, reason: "properties of \(path): \(String(cString: fdt_strerror(prop)))") }
+        var child = fdt_first_subnode(fdt, offset)
+        while child >= 0 {
+            var clen: Int32 = 0
+            let cname = fdt_get_name(fdt, child, &clen).map { String(decoding: UnsafeRawBufferPointer(start: $0, count: Int(clen)), as: UTF8.self) } ?? "?"
+            node.children.append(try readNode(fdt, child, path: path == "/" ? "/\(cname)" : "\(path)/\(cname)", depth: depth + 1, source: source))
+            child = fdt_next_subnode(fdt, child)
+        }
+        if child != -FDT_ERR_NOTFOUND { throw .invalid(source: source, reason: "children of \(path): \(String(cString: fdt_strerror(child)))") }
+        return node
+    }
+}
