@@ -16,6 +16,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // C libraries: a module map and an umbrella header each, nothing compiled.
@@ -32,8 +34,12 @@ let package = Package(
 
         // libfdt wrapper: a device tree model, written with libfdt's sequential-write API, read after full validation.
         .target(name: "DeviceTree", dependencies: ["CFDT", "FlashsmithCore"], swiftSettings: strict),
-        // Boot images: legacy uImage (FIT later).
-        .target(name: "BootImage", dependencies: ["FlashsmithCore"], swiftSettings: strict),
+        // Boot images: legacy uImage and FIT.
+        .target(
+            name: "BootImage",
+            dependencies: ["FlashsmithCore", "DeviceTree", .product(name: "Crypto", package: "swift-crypto"), "Yams"],
+            swiftSettings: strict
+        ),
 
         // The CLI: one folder per noun, one file per verb.
         .target(

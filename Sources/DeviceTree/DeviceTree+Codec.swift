@@ -63,7 +63,34 @@ extension DeviceTree {
     /// Reads a blob: the header's sizes are checked against `bytes`, the whole structure with
     /// `fdt_check_full` (bad offsets, overlapping blocks, bad string offsets, unbalanced nodes),
     /// the nesting depth against ``maxDepth``; only then is it walked.
-    public static func decode(_ bytes: [UInt8], source: String) throws(DeviceTreeError) -> DeviceTree {
+    /// `omitting(path, name)` drops properties from the model (the data of a FIT's images, when
+    /// only the tree around them is wanted).
+    public static func decode(_ bytes: some Collection<UInt8>, source: String, omitting: ((String, String) -> Bool)? = nil) throws(DeviceTreeError) -> DeviceTree {
+        let bytes = Array(bytes)
+        try validate(bytes, source: source)
+        let result: Result<DeviceTree, DeviceTreeError> = bytes.withUnsafeBytes { p in
+            let fdt = p.baseAddress!
+            var reservations: [(address: UInt64, size: UInt64)] = []
+            let count = fdt_num_mem_rsv(fdt)
+            if count < 0 { return .failure(.invalid(source: source, reason: String(cString: fdt_strerror(count)))) }
+            for i in 0..<count {
+                var a: UInt64 = 0, s: UInt64 = 0
+                if fdt_get_mem_rsv(fdt, i, &a, &s) == 0 { reservations.append((a, s)) }
+            }
+            do throws(DeviceTreeError) {
+                let root = try readNode(fdt, 0, path: "/", depth: 0, source: source, omitting: omitting)
+                return .success(DeviceTree(root: root, reservations: reservations, bootCPU: flashsmith_fdt_boot_cpuid_phys(fdt)))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    /// Checks a blob before anything walks it: the header against the buffer, the blocks' bounds and
+    /// overlaps (``checkBlocks``), `fdt_check_full` (structure, names, string offsets), and the
+    /// nesting depth (``maxDepth``, counted with `fdt_next_node`, no recursion).
+    public static func validate(_ bytes: [UInt8], source: String) throws(DeviceTreeError) {
         guard bytes.count >= 40 else { throw .invalid(source: source, reason: "expected a 40-byte header, found \(bytes.count) bytes") }
         let header = ByteReader(bytes)
         let magic = (try? header.get(UInt32.self, at: 0, .big)) ?? 0
@@ -75,25 +102,23 @@ extension DeviceTree {
             throw .invalid(source: source, reason: "offset 0x4 (totalsize): \(total) bytes, but the file has \(bytes.count)")
         }
         try checkBlocks(header, total: total, source: source)
-        let result: Result<DeviceTree, DeviceTreeError> = bytes.withUnsafeBytes { p in
+        let problem: DeviceTreeError? = bytes.withUnsafeBytes { p in
             let fdt = p.baseAddress!
             let rc = fdt_check_full(fdt, total)
-            if rc < 0 { return .failure(.invalid(source: source, reason: String(cString: fdt_strerror(rc)))) }
-            var reservations: [(address: UInt64, size: UInt64)] = []
-            let count = fdt_num_mem_rsv(fdt)
-            if count < 0 { return .failure(.invalid(source: source, reason: String(cString: fdt_strerror(count)))) }
-            for i in 0..<count {
-                var a: UInt64 = 0, s: UInt64 = 0
-                if fdt_get_mem_rsv(fdt, i, &a, &s) == 0 { reservations.append((a, s)) }
+            if rc < 0 { return .invalid(source: source, reason: String(cString: fdt_strerror(rc))) }
+            var depth: Int32 = 0
+            var offset: Int32 = 0
+            while offset >= 0 {
+                if depth > Int32(maxDepth) {
+                    var len: Int32 = 0
+                    let name = fdt_get_name(fdt, offset, &len).map { String(cString: $0) } ?? "?"
+                    return .tooDeep(source: source, path: "…/\(name)", limit: maxDepth)
+                }
+                offset = fdt_next_node(fdt, offset, &depth)
             }
-            do throws(DeviceTreeError) {
-                let root = try readNode(fdt, 0, path: "/", depth: 0, source: source)
-                return .success(DeviceTree(root: root, reservations: reservations, bootCPU: flashsmith_fdt_boot_cpuid_phys(fdt)))
-            } catch {
-                return .failure(error)
-            }
+            return nil
         }
-        return try result.get()
+        if let problem { throw problem }
     }
 
     /// Flashsmith's own bounds, beyond libfdt's: the reservation map, structure and strings blocks
@@ -123,7 +148,7 @@ extension DeviceTree {
         }
     }
 
-    private static func readNode(_ fdt: UnsafeRawPointer, _ offset: Int32, path: String, depth: Int, source: String) throws(DeviceTreeError) -> Node {
+    private static func readNode(_ fdt: UnsafeRawPointer, _ offset: Int32, path: String, depth: Int, source: String, omitting: ((String, String) -> Bool)?) throws(DeviceTreeError) -> Node {
         guard depth <= maxDepth else { throw .tooDeep(source: source, path: path, limit: maxDepth) }
         var len: Int32 = 0
         guard let namePtr = fdt_get_name(fdt, offset, &len) else { throw .invalid(source: source, reason: "node at \(path): \(String(cString: fdt_strerror(len)))") }
@@ -136,7 +161,10 @@ extension DeviceTree {
             guard let value = fdt_getprop_by_offset(fdt, prop, &nameOut, &vlen), let nameOut else {
                 throw .invalid(source: source, reason: "property at structure offset \(prop) of \(path): \(String(cString: fdt_strerror(vlen)))")
             }
-            node.properties.append(Property(String(cString: nameOut), Array(UnsafeRawBufferPointer(start: value, count: Int(vlen)))))
+            let propName = String(cString: nameOut)
+            if omitting?(path, propName) != true {
+                node.properties.append(Property(propName, Array(UnsafeRawBufferPointer(start: value, count: Int(vlen)))))
+            }
             prop = fdt_next_property_offset(fdt, prop)
         }
         if prop != -FDT_ERR_NOTFOUND { throw .invalid(source: source, reason: "properties of \(path): \(String(cString: fdt_strerror(prop)))") }
@@ -144,7 +172,7 @@ extension DeviceTree {
         while child >= 0 {
             var clen: Int32 = 0
             let cname = fdt_get_name(fdt, child, &clen).map { String(decoding: UnsafeRawBufferPointer(start: $0, count: Int(clen)), as: UTF8.self) } ?? "?"
-            node.children.append(try readNode(fdt, child, path: path == "/" ? "/\(cname)" : "\(path)/\(cname)", depth: depth + 1, source: source))
+            node.children.append(try readNode(fdt, child, path: path == "/" ? "/\(cname)" : "\(path)/\(cname)", depth: depth + 1, source: source, omitting: omitting))
             child = fdt_next_subnode(fdt, child)
         }
         if child != -FDT_ERR_NOTFOUND { throw .invalid(source: source, reason: "children of \(path): \(String(cString: fdt_strerror(child)))") }

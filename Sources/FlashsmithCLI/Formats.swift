@@ -7,6 +7,7 @@ import UBootEnv
 /// A new format adds one line here.
 let registeredFormats: [any InspectableFormat.Type] = [
     UImageFormat.self,
+    FITFormat.self,
     DTBFormat.self,
     EnvFormat.self,
 ]

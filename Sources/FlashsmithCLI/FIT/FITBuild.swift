@@ -1,0 +1,72 @@
+import ArgumentParser
+import BootImage
+import DeviceTree
+import FlashsmithCore
+
+extension FITCommand {
+    /// `flashsmith fit build SPEC -o OUT.itb [-E] [-B ALIGN] [-p POSITION]`.
+    struct Build: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "build",
+            abstract: "Build a FIT from an .its source (compiled with dtc, as mkimage -f does) or a YAML spec.",
+            discussion: """
+                Fills /timestamp (SOURCE_DATE_EPOCH when set) and every hash-N value (crc16-ccitt, crc32, md5, \
+                sha1, sha256, sha384, sha512). -E moves the data after the tree as mkimage -E does (data-offset, \
+                4-byte alignment, 8 for flat_dt; -B sets it; -p POSITION places the data absolutely with \
+                data-position). --dtb-padding adds free space inside embedded device trees. Signature nodes are \
+                refused for now.
+                """
+        )
+
+        @Argument(help: "An .its source, or a .yaml/.yml spec.")
+        var spec: String
+
+        @Option(name: .shortAndLong, help: "Output .itb (written atomically).")
+        var output: String
+
+        @Flag(name: .customShort("E"), help: "External data: place image data after the tree.")
+        var external = false
+
+        @Option(name: .customShort("B"), help: "Alignment of external data (hex, as mkimage -B).")
+        var alignment: String?
+
+        @Option(name: .customShort("p"), help: "Absolute position of external data (hex, as mkimage -p).")
+        var position: String?
+
+        @Option(name: .long, help: "Free space added inside every embedded flat_dt image (e.g. 4KiB).")
+        var dtbPadding: ByteSize?
+
+        func validate() throws {
+            if (alignment != nil || position != nil) && !external { throw ValidationError("-B and -p apply to external data: add -E") }
+        }
+
+        func run() throws {
+            var options = FIT.BuildOptions()
+            options.external = external
+            if let alignment {
+                guard let a = Int(alignment.lowercased().replacingPrefix("0x"), radix: 16), a > 0, a & (a - 1) == 0 else {
+                    throw ValidationError("-B: expected a power of two in hex, found '\(alignment)'")
+                }
+                options.alignment = a
+            }
+            if let position {
+                guard let p = Int(position.lowercased().replacingPrefix("0x"), radix: 16) else { throw ValidationError("-p: expected a hex position, found '\(position)'") }
+                options.position = p
+            }
+            options.dtbPadding = dtbPadding?.bytes ?? 0
+            var blob: FDTBlob
+            if spec.hasSuffix(".yaml") || spec.hasSuffix(".yml") {
+                let text = String(decoding: try FileIO.readAll(spec), as: UTF8.self)
+                blob = try FITSpec.blob(try FITSpec.parse(text, path: spec), source: spec)
+            } else {
+                blob = try FDTBlob(validating: try FIT.compileITS(spec), source: spec)
+            }
+            try FIT.fill(&blob, options: options)
+            try FIT.write(&blob, options: options, output: output)
+        }
+    }
+}
+
+extension String {
+    func replacingPrefix(_ prefix: String) -> String { hasPrefix(prefix) ? String(dropFirst(prefix.count)) : self }
+}

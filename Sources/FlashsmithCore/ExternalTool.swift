@@ -1,0 +1,84 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The one way Flashsmith runs another program (dtc today; mkfs.ubifs and others later): spawned
+/// with `posix_spawnp`, its standard output and error captured in temporary files (no pipes to
+/// deadlock on), and a failure turned into an ``ExternalToolError`` that carries the command line
+/// and what the program said.
+public enum ExternalTool {
+    public struct Output: Sendable {
+        public var status: Int32
+        public var stdout: [UInt8]
+        public var stderr: [UInt8]
+    }
+
+    /// Runs `executable` (looked up on PATH) with `arguments`; throws unless it exits 0.
+    @discardableResult
+    public static func run(_ executable: String, _ arguments: [String]) throws -> Output {
+        let out = try run(unchecked: executable, arguments)
+        guard out.status == 0 else {
+            throw ExternalToolError.failed(command: ([executable] + arguments).joined(separator: " "), status: out.status,
+                                           message: String(decoding: out.stderr, as: UTF8.self).trimmingSpaces())
+        }
+        return out
+    }
+
+    /// Runs and returns whatever the exit status was.
+    public static func run(unchecked executable: String, _ arguments: [String]) throws -> Output {
+        func tempFile() throws -> (Int32, String) {
+            var template = Array("/tmp/flashsmith-tool-XXXXXX".utf8CString)
+            let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+            guard fd >= 0 else { throw FileError.cannotCreate(path: "/tmp/flashsmith-tool-*", reason: FileIO.errnoText()) }
+            return (fd, String(cString: template.map { UInt8(bitPattern: $0) }))
+        }
+        let (outFD, outPath) = try tempFile()
+        let (errFD, errPath) = try tempFile()
+        defer {
+            close(outFD)
+            close(errFD)
+            unlink(outPath)
+            unlink(errPath)
+        }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, outFD, 1)
+        posix_spawn_file_actions_adddup2(&actions, errFD, 2)
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { for a in argv { free(a) } }
+        var pid: pid_t = 0
+        let rc = posix_spawnp(&pid, executable, &actions, nil, argv, environ)
+        guard rc == 0 else {
+            throw ExternalToolError.cannotStart(command: ([executable] + arguments).joined(separator: " "), reason: FileIO.errnoText(rc))
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            if errno != EINTR { break }
+        }
+        let exit: Int32 = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+        return Output(status: exit, stdout: try FileIO.readAll(outPath), stderr: try FileIO.readAll(errPath))
+    }
+}
+
+public enum ExternalToolError: FlashsmithError, Equatable {
+    case cannotStart(command: String, reason: String)
+    case failed(command: String, status: Int32, message: String)
+
+    public var category: ErrorCategory {
+        switch self {
+        case .cannotStart: return .unavailable
+        case .failed: return .data
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case let .cannotStart(command, reason): return "cannot run '\(command)': \(reason)"
+        case let .failed(command, status, message):
+            let first = message.split(separator: "\n").prefix(3).joined(separator: " / ")
+            return "'\(command)' exited with status \(status): \(first)"
+        }
+    }
+}
