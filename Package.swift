@@ -16,17 +16,19 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
-        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // C libraries: a module map and an umbrella header each, nothing compiled.
         .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
         .systemLibrary(name: "CFDT", providers: [.apt(["libfdt-dev"])]),
         .systemLibrary(name: "CMTD", providers: [.apt(["libmtd-dev"])]),
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
 
         // Byte order, CRC32, sizes, atomic files, errors, the format registry behind `inspect`.
         .target(name: "FlashsmithCore", swiftSettings: strict),
+        // libyaml wrapper: ordered YAML nodes for specs (no Foundation).
+        .target(name: "YAML", dependencies: ["CYAML", "FlashsmithCore"], swiftSettings: strict),
         // libmtd wrapper: MTD character devices (erase blocks, bad blocks, read/erase/write).
         .target(name: "MTD", dependencies: ["CMTD", "FlashsmithCore"], swiftSettings: strict),
         // U-Boot environment: blobs, text syntaxes, fw_env.config, stores (file, MTD), default env.
@@ -37,7 +39,7 @@ let package = Package(
         // Boot images: legacy uImage and FIT.
         .target(
             name: "BootImage",
-            dependencies: ["FlashsmithCore", "DeviceTree", .product(name: "Crypto", package: "swift-crypto"), "Yams"],
+            dependencies: ["FlashsmithCore", "DeviceTree", "YAML", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
 

@@ -585,5 +585,65 @@ def _uimage(ctx: Ctx) -> Row:
     )
 
 
+FIT_ITS = """/dts-v1/;
+/ {
+    description = "bench FIT";
+    #address-cells = <1>;
+    images {
+        kernel {
+            data = /incbin/("kernel.bin"); type = "kernel"; arch = "arm64"; os = "linux"; compression = "none";
+            load = <0x40400000>; entry = <0x40400000>;
+            hash-1 { algo = "sha256"; };
+        };
+        ramdisk {
+            data = /incbin/("ramdisk.bin"); type = "ramdisk"; arch = "arm64"; os = "linux"; compression = "none";
+            hash-1 { algo = "sha256"; };
+        };
+%s    };
+    configurations {
+        default = "conf-1";
+%s    };
+};
+"""
+
+
+@row("fit", runs=10, help="FIT: 32 MiB kernel, 16 MiB ramdisk, three ~50 KiB DTBs, sha256 each: flashsmith fit build vs mkimage -f")
+def _fit(ctx: Ctx) -> Row:
+    d = ctx.inputs / "fit"
+    d.mkdir(exist_ok=True)
+    kernel = random_file(d / "kernel.bin", 32 << 20)
+    ramdisk = random_file(d / "ramdisk.bin", 16 << 20)
+    fdts, confs = "", ""
+    for i in range(1, 4):
+        blob = random_file(d / f"blob{i}.bin", 50 << 10)
+        dts = write_if_changed(d / f"board{i}.dts", f'/dts-v1/;\n/ {{ model = "board {i}"; compatible = "vendor,board{i}"; blob = /incbin/("{blob.name}"); }};\n'.encode())
+        dtb = d / f"board{i}.dtb"
+        if not dtb.exists() or dtb.stat().st_mtime < dts.stat().st_mtime:
+            subprocess.run(["dtc", "-I", "dts", "-O", "dtb", "-i", str(d), "-o", str(dtb), str(dts)], check=True)
+        fdts += f'        fdt-{i} {{ data = /incbin/("board{i}.dtb"); type = "flat_dt"; arch = "arm64"; compression = "none"; hash-1 {{ algo = "sha256"; }}; }};\n'
+        confs += f'        conf-{i} {{ kernel = "kernel"; ramdisk = "ramdisk"; fdt = "fdt-{i}"; }};\n'
+    its = write_if_changed(d / "bench.its", (FIT_ITS % (fdts, confs)).encode())
+    os.environ["SOURCE_DATE_EPOCH"] = "1700000000"
+    fs, peer = ctx.file("flashsmith.itb"), ctx.file("mkimage.itb")
+
+    def check(_: dict) -> tuple[bool, str]:
+        a, b = Path(fs).stat().st_size, Path(peer).stat().st_size
+        listed = subprocess.run(["mkimage", "-l", fs], capture_output=True, text=True).stdout
+        values = [l.split()[-1] for l in listed.splitlines() if "Hash value" in l]
+        peer_values = [l.split()[-1] for l in subprocess.run(["mkimage", "-l", peer], capture_output=True, text=True).stdout.splitlines() if "Hash value" in l]
+        ok = values == peer_values and len(values) == 5
+        return ok, f"same hashes in mkimage -l ({len(values)}); sizes flashsmith {a:,}, mkimage {b:,} bytes"
+
+    return Row(
+        commands=[
+            Cmd("flashsmith", [ctx.flashsmith, "fit", "build", str(its), "-o", fs]),
+            Cmd("mkimage", ["mkimage", "-f", str(its), peer]),
+        ],
+        describe="32 MiB kernel + 16 MiB ramdisk + 3 x ~50 KiB DTBs, sha256 on each, 3 configurations; .its compiled by dtc in both",
+        check=check,
+        bytes_in=(48 << 20) + 150 * 1024,
+    )
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -6,7 +6,7 @@ set -euo pipefail
 
 PACKAGES=(
   # build: the C libraries behind the CArchive, CFDT and CMTD modules
-  pkg-config libarchive-dev libfdt-dev libmtd-dev
+  pkg-config libarchive-dev libfdt-dev libmtd-dev libyaml-dev
   # peers the interop tests run against
   u-boot-tools libubootenv-tool device-tree-compiler mtd-utils cpio libarchive-tools
   # QEMU end-to-end tests: emulators, Debian's real U-Boot, the guest userland

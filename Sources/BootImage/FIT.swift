@@ -38,11 +38,63 @@ public enum FIT {
         public init() {}
     }
 
-    /// Compiles an `.its` with dtc, as mkimage does (`dtc -I dts -O dtb`; `/incbin/` paths are
-    /// looked up beside the source too).
-    public static func compileITS(_ path: String) throws -> [UInt8] {
+    /// Compiles an `.its` with dtc, as mkimage does (`/incbin/` paths are looked up beside the
+    /// source). dtc itself would read every payload into memory: so each plain `/incbin/("file")`
+    /// is first pointed at a small marker file, dtc compiles the tree, and the payloads are then
+    /// read straight into the blob where their markers landed. Anything else (`/incbin/` with an
+    /// offset and length, a marker that does not fill a whole property) falls back to letting dtc
+    /// read the data itself.
+    public static func compileITS(_ path: String) throws -> FDTBlob {
         let dir = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
-        return try ExternalTool.run("dtc", ["-I", "dts", "-O", "dtb", "-i", dir.isEmpty ? "/" : dir, path]).stdout
+        let include = dir.isEmpty ? "/" : dir
+        func plain() throws -> FDTBlob {
+            try FDTBlob(validating: try ExternalTool.run("dtc", ["-I", "dts", "-O", "dtb", "-i", include, path]).stdout, source: path)
+        }
+        let text = String(decoding: try FileIO.readAll(path), as: UTF8.self)
+        let parts = text.components(separatedBy: "/incbin/")
+        guard parts.count > 1 else { return try plain() }
+        let scratch = try ScratchDirectory()
+        var rewritten = parts[0]
+        var markers: [(marker: [UInt8], file: String)] = []
+        for (i, part) in parts.dropFirst().enumerated() {
+            // Only the plain form: ("name") — with nothing but blanks around the quoted name.
+            let trimmed = part.drop { $0 == " " || $0 == "\t" }
+            guard trimmed.hasPrefix("(\""), let close = trimmed.dropFirst(2).firstIndex(of: "\"") else { return try plain() }
+            let name = String(trimmed[trimmed.index(trimmed.startIndex, offsetBy: 2)..<close])
+            let after = trimmed[trimmed.index(after: close)...].drop { $0 == " " || $0 == "\t" }
+            guard after.hasPrefix(")") else { return try plain() }
+            let resolved = name.hasPrefix("/") ? name : (FileIO.kind(of: "\(dir)/\(name)") != .missing ? "\(dir)/\(name)" : name)
+            let marker = Array("FLASHSMITH-INCBIN-MARKER-\(i)-".utf8) + Array(hexString(Array(resolved.utf8).prefix(8)).utf8)
+            let placeholder = "\(scratch.path)/incbin-\(i)"
+            try AtomicFile.write(marker, to: placeholder)
+            markers.append((marker, resolved))
+            rewritten += "/incbin/(\"\(placeholder)\")" + after.dropFirst()
+        }
+        let its = "\(scratch.path)/source.its"
+        try AtomicFile.write(Array(rewritten.utf8), to: its)
+        let compiled = try ExternalTool.run("dtc", ["-I", "dts", "-O", "dtb", "-i", include, its]).stdout
+        var blob = try FDTBlob(validating: compiled, source: path)
+        // Where did each marker land? Property values are small now: the whole tree is cheap to walk.
+        let tree = try DeviceTree.decode(blob.bytes, source: path)
+        var found: [(path: String, property: String, file: String)] = []
+        func walk(_ n: DeviceTree.Node, _ p: String) {
+            for prop in n.properties {
+                if let m = markers.first(where: { $0.marker == prop.value }) { found.append((p, prop.name, m.file)) }
+            }
+            for c in n.children { walk(c, p == "/" ? "/\(c.name)" : "\(p)/\(c.name)") }
+        }
+        walk(tree.root, "/")
+        guard found.count == markers.count else { return try plain() }
+        var total = 0
+        for f in found {
+            guard case let .regular(size) = FileIO.kind(of: f.file) else {
+                throw FileError.cannotOpen(path: f.file, reason: "/incbin/ of \(f.path)/\(f.property) in \(path): not a regular file")
+            }
+            total += size + 64
+        }
+        try blob.reserve(total)
+        for f in found { try blob.setProperty(f.path, f.property, fromFile: f.file) }
+        return blob
     }
 
     /// Fills in a FIT: `/timestamp`, every `hash-N/value`, padding of embedded device trees.
@@ -51,8 +103,12 @@ public enum FIT {
         guard try blob.offset(images) != nil else {
             throw FITError.missing(source: blob.source, what: "/images node")
         }
+        // One reservation up front for everything fill adds (timestamp, hash values, DTB padding):
+        // growing a blob means copying it, and it is as large as its images.
+        let imageNames = try blob.subnodes(images)
+        try blob.reserve(4096 + imageNames.count * (512 + options.dtbPadding))
         try blob.setU32("/", "timestamp", options.timestamp)
-        for name in try blob.subnodes(images) {
+        for name in imageNames {
             let path = "\(images)/\(name)"
             guard try blob.propertyRange(path, "data") != nil else {
                 throw FITError.missing(source: blob.source, what: "\(path)/data (an image needs its data: /incbin/ in an .its, data: in a spec)")
@@ -96,7 +152,8 @@ public enum FIT {
         var out = try AtomicFile(destination: output)
         guard options.external else {
             try blob.pack()
-            try out.write(Array(blob.bytes))
+            let size = blob.totalSize
+            try blob.buffer.withUnsafeBytes { try out.write(UnsafeRawBufferPointer(rebasing: $0[0..<size])) }
             try out.commit()
             return
         }

@@ -1,6 +1,6 @@
 import DeviceTree
 import FlashsmithCore
-import Yams
+import YAML
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -35,34 +35,26 @@ public enum FITSpec {
 
     public static func parse(_ text: String, path: String) throws -> Parsed {
         let base = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
-        let root: Node
-        do {
-            guard let n = try Yams.compose(yaml: text) else { throw FITError.missing(source: path, what: "a YAML mapping") }
-            root = n
-        } catch let e as FITError {
-            throw e
-        } catch {
-            throw FITError.badValue(source: path, path: "YAML", expected: "valid YAML", found: "\(error)".split(separator: "\n").first.map(String.init) ?? "?")
-        }
-        guard let top = root.mapping else { throw FITError.badValue(source: path, path: "/", expected: "a mapping", found: "\(root)") }
+        guard let root = try YAML.parse(text, source: path) else { throw FITError.missing(source: path, what: "a YAML mapping") }
+        guard let top = root.mapping else { throw FITError.badValue(source: path, path: "/", expected: "a mapping", found: root.kind) }
+        func at(_ n: YAMLNode, _ p: String) -> String { "\(p) (line \(n.line))" }
         var rootProps: [DeviceTree.Property] = []
-        let cells = top["address-cells"]?.int ?? 1
-        if let d = top["description"]?.string { rootProps.append(.string("description", d)) }
+        let cells = Int(root["address-cells"]?.integer ?? 1)
+        if let d = root["description"]?.string { rootProps.append(.string("description", d)) }
         rootProps.append(.u32("#address-cells", UInt32(cells)))
         var imageNodes: [DeviceTree.Node] = []
         var files: [(String, String)] = []
-        guard let images = top["images"]?.mapping, !images.isEmpty else { throw FITError.missing(source: path, what: "images: (a mapping of image names)") }
-        for (key, value) in images {
-            guard let name = key.string, let m = value.mapping else { throw FITError.badValue(source: path, path: "images", expected: "name: mapping", found: "\(key)") }
+        guard let images = root["images"]?.mapping, !images.isEmpty else { throw FITError.missing(source: path, what: "images: (a mapping of image names)") }
+        for (name, value) in images {
+            guard let m = value.mapping else { throw FITError.badValue(source: path, path: at(value, "images/\(name)"), expected: "a mapping", found: value.kind) }
             var props: [DeviceTree.Property] = []
             var children: [DeviceTree.Node] = []
             var sawCompression = false
             for (k, v) in m {
-                guard let k = k.string else { continue }
-                let where_ = "images/\(name)/\(k)"
+                let where_ = at(v, "images/\(name)/\(k)")
                 switch k {
                 case "data":
-                    guard let f = v.string else { throw FITError.badValue(source: path, path: where_, expected: "a file name", found: "\(v)") }
+                    guard let f = v.string else { throw FITError.badValue(source: path, path: where_, expected: "a file name", found: v.kind) }
                     files.append((name, f.hasPrefix("/") ? f : "\(base)/\(f)"))
                 case "hash":
                     let algos = v.sequence?.compactMap(\.string) ?? v.string.map { [$0] } ?? []
@@ -73,13 +65,13 @@ public enum FITSpec {
                         children.append(DeviceTree.Node("hash-\(i + 1)", properties: [.string("algo", a)]))
                     }
                 case "load", "entry":
-                    guard let s = v.string, let n = FWNumber.parse(s) else { throw FITError.badValue(source: path, path: where_, expected: "an address", found: "\(v)") }
+                    guard let n = v.integer else { throw FITError.badValue(source: path, path: where_, expected: "an address (0x… or decimal)", found: v.kind) }
                     props.append(cells == 2 ? .cells(k, [UInt32(truncatingIfNeeded: n >> 32), UInt32(truncatingIfNeeded: n)]) : .u32(k, UInt32(truncatingIfNeeded: n)))
                 case "type", "arch", "os", "compression":
-                    guard let s = v.string else { throw FITError.badValue(source: path, path: where_, expected: "a name", found: "\(v)") }
+                    guard let s = v.string else { throw FITError.badValue(source: path, path: where_, expected: "a name", found: v.kind) }
                     let table = k == "type" ? UImageTables.type : k == "arch" ? UImageTables.arch : k == "os" ? UImageTables.os : UImageTables.comp
                     guard UImageTables.lookup(table, s) != nil else {
-                        throw FITError.badValue(source: path, path: where_, expected: table.map(\.short).joined(separator: ", "), found: s)
+                        throw FITError.badValue(source: path, path: where_, expected: table.map(\.short).filter { $0 != "invalid" }.joined(separator: ", "), found: s)
                     }
                     if k == "compression" { sawCompression = true }
                     props.append(.string(k, s))
@@ -92,18 +84,16 @@ public enum FITSpec {
             imageNodes.append(DeviceTree.Node(name, properties: props, children: children))
         }
         var confNode = DeviceTree.Node("configurations")
-        if let confs = top["configurations"]?.mapping {
-            for (key, value) in confs {
-                guard let name = key.string else { continue }
+        if let confs = root["configurations"]?.mapping {
+            for (name, value) in confs {
                 if name == "default" {
                     confNode.properties.append(.string("default", value.string ?? ""))
                     continue
                 }
-                guard let m = value.mapping else { throw FITError.badValue(source: path, path: "configurations/\(name)", expected: "a mapping", found: "\(value)") }
+                guard let m = value.mapping else { throw FITError.badValue(source: path, path: at(value, "configurations/\(name)"), expected: "a mapping", found: value.kind) }
                 var props: [DeviceTree.Property] = []
                 for (k, v) in m {
-                    guard let k = k.string else { continue }
-                    let p = try property(k, v, at: "configurations/\(name)/\(k)", source: path)
+                    let p = try property(k, v, at: at(v, "configurations/\(name)/\(k)"), source: path)
                     if ["kernel", "fdt", "ramdisk", "loadables", "script", "firmware", "fpga"].contains(k) {
                         for ref in p.stringList ?? [] where !imageNodes.contains(where: { $0.name == ref }) {
                             throw FITError.badValue(source: path, path: "configurations/\(name)/\(k)", expected: "an image name (\(imageNodes.map(\.name).joined(separator: ", ")))", found: ref)
@@ -114,48 +104,29 @@ public enum FITSpec {
                 confNode.children.append(DeviceTree.Node(name, properties: props))
             }
         }
+        _ = top
         let tree = DeviceTree(root: DeviceTree.Node("", properties: rootProps, children: [DeviceTree.Node("images", children: imageNodes), confNode]))
         return Parsed(tree: tree, dataFiles: files)
     }
 
-    static func property(_ name: String, _ v: Node, at where_: String, source: String) throws -> DeviceTree.Property {
+    /// A plain number becomes one u32 cell, a list a string list, anything else a string.
+    static func property(_ name: String, _ v: YAMLNode, at where_: String, source: String) throws -> DeviceTree.Property {
         if let list = v.sequence { return .strings(name, list.compactMap(\.string)) }
-        guard let s = v.string else { throw FITError.badValue(source: source, path: where_, expected: "a string, number or list", found: "\(v)") }
-        if v.tag.description.hasSuffix(":int") || (s.hasPrefix("0x") && FWNumber.parse(s) != nil), let n = FWNumber.parse(s), n <= UInt64(UInt32.max) {
-            return .u32(name, UInt32(n))
-        }
+        guard let s = v.string else { throw FITError.badValue(source: source, path: where_, expected: "a string, number or list", found: v.kind) }
+        if let n = v.integer, n <= UInt64(UInt32.max) { return .u32(name, UInt32(n)) }
         return .string(name, s)
     }
 
     /// Builds the FIT tree of a spec with each image's data read from its file straight into the blob.
     public static func blob(_ parsed: Parsed, source: String) throws -> FDTBlob {
         var blob = try FDTBlob(validating: try parsed.tree.encoded(), source: source)
-        for (image, file) in parsed.dataFiles {
-            let kind = FileIO.kind(of: file)
-            guard case let .regular(size) = kind else {
-                if kind == .missing { throw FileError.cannotOpen(path: file, reason: "No such file or directory") }
-                throw FileError.notARegularFile(path: file, kind: kind.name)
-            }
-            let fd = try FileIO.openForReading(file)
-            defer { close(fd) }
-            try blob.setProperty("\(FIT.images)/\(image)", "data", count: size) { dst in
-                var done = 0
-                while done < size {
-                    let n = Glibc.read(fd, dst.baseAddress! + done, size - done)
-                    if n < 0 && errno == EINTR { continue }
-                    guard n > 0 else { throw FileError.shortRead(path: file, offset: 0, expected: size, found: done) }
-                    done += n
-                }
-            }
+        // Room for every image at once: one allocation as large as the output, no regrowing copies.
+        var total = 0
+        for (_, file) in parsed.dataFiles {
+            if case let .regular(size) = FileIO.kind(of: file) { total += size + 64 }
         }
+        try blob.reserve(total)
+        for (image, file) in parsed.dataFiles { try blob.setProperty("\(FIT.images)/\(image)", "data", fromFile: file) }
         return blob
-    }
-}
-
-/// Numbers as people write them in specs: `0x…` hex, else decimal.
-enum FWNumber {
-    static func parse(_ s: String) -> UInt64? {
-        let t = s.lowercased()
-        return t.hasPrefix("0x") ? UInt64(t.dropFirst(2), radix: 16) : UInt64(t)
     }
 }

@@ -81,11 +81,22 @@ public struct FDTBlob: Sendable {
         return try? ByteReader(Array(v)).get(UInt32.self, at: 0, .big)
     }
 
-    /// Grows the buffer so at least `bytes` more are free.
-    private mutating func reserve(_ bytes: Int) throws(DeviceTreeError) {
-        let free = buffer.count - totalSize
-        guard free < bytes + 64 else { return }
-        let newSize = max(buffer.count * 2, totalSize + bytes + 4096)
+    /// Bytes the tree really uses (libfdt's `totalsize` also counts the free space after the
+    /// strings block once a blob is opened for writing).
+    public var usedSize: Int {
+        buffer.withUnsafeBytes { p in
+            let h = ByteReader(Array(UnsafeRawBufferPointer(rebasing: p[0..<40])))
+            let field = { (o: Int) in Int((try? h.get(UInt32.self, at: o, .big)) ?? 0) }
+            return max(field(12) + field(32), field(8) + field(36))
+        }
+    }
+
+    /// Makes sure at least `bytes` are free for edits. Grows to exactly what is asked (plus 64 KiB),
+    /// never by doubling: a FIT's blob is as large as its images.
+    public mutating func reserve(_ bytes: Int) throws(DeviceTreeError) {
+        let used = usedSize
+        guard buffer.count - used < bytes + 64 else { return }
+        let newSize = used + bytes + (64 << 10)
         var out = [UInt8](repeating: 0, count: newSize)
         let rc = buffer.withUnsafeBytes { src in out.withUnsafeMutableBytes { dst in fdt_open_into(src.baseAddress!, dst.baseAddress!, Int32(dst.count)) } }
         try DeviceTreeError.check(rc, "fdt_open_into")

@@ -56,11 +56,11 @@ import TestSupport
     }
 
     @Test(arguments: [
-        ("images: { k: { type: kernal, data: x } }", "images/k/type: expected"),
+        ("images: { k: { type: kernal, data: x } }", "images/k/type (line 1): expected filesystem"),
         ("images: { k: { type: kernel } }", "expected images/k/data"),
-        ("images: { k: { type: kernel, data: x, hash: sha3 } }", "images/k/hash: expected crc16-ccitt"),
+        ("images: { k: { type: kernel, data: x, hash: sha3 } }", "images/k/hash (line 1): expected crc16-ccitt"),
         ("images: { k: { type: kernel, data: x } }\nconfigurations: { c: { kernel: nope } }", "configurations/c/kernel: expected an image name (k)"),
-        ("description: [unclosed", "YAML: expected valid YAML"),
+        ("description: [unclosed", "expected valid YAML"),
     ])
     func errorsNameThePlace(yaml: String, message: String) {
         do {

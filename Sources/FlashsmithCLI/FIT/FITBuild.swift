@@ -59,7 +59,7 @@ extension FITCommand {
                 let text = String(decoding: try FileIO.readAll(spec), as: UTF8.self)
                 blob = try FITSpec.blob(try FITSpec.parse(text, path: spec), source: spec)
             } else {
-                blob = try FDTBlob(validating: try FIT.compileITS(spec), source: spec)
+                blob = try FIT.compileITS(spec)
             }
             try FIT.fill(&blob, options: options)
             try FIT.write(&blob, options: options, output: output)
