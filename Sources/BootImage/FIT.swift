@@ -99,7 +99,7 @@ public enum FIT {
 
     /// Fills in a FIT: `/timestamp`, every `hash-N/value`, padding of embedded device trees.
     /// Signature nodes are refused (signing is not implemented yet).
-    public static func fill(_ blob: inout FDTBlob, options: BuildOptions) throws {
+    public static func fill(_ blob: inout FDTBlob, options: BuildOptions, leaveSignatureNodes: Bool = false) throws {
         guard try blob.offset(images) != nil else {
             throw FITError.missing(source: blob.source, what: "/images node")
         }
@@ -120,6 +120,7 @@ public enum FIT {
             for sub in try blob.subnodes(path) {
                 let subPath = "\(path)/\(sub)"
                 if sub.hasPrefix("signature") {
+                    if leaveSignatureNodes { continue }
                     throw FITError.unsupported(source: blob.source, what: "\(subPath): signing is not implemented yet")
                 }
                 guard sub.hasPrefix("hash") else { continue }
@@ -136,6 +137,7 @@ public enum FIT {
                 try blob.setProperty(subPath, "value", digest)
             }
         }
+        if leaveSignatureNodes { return }
         for name in try blob.subnodes(configurations) where name.hasPrefix("signature") {
             throw FITError.unsupported(source: blob.source, what: "\(configurations)/\(name): signing is not implemented yet")
         }

@@ -12,6 +12,13 @@ public struct FITInfo: Sendable {
         public var value: [UInt8]
     }
 
+    public struct Signature: Sendable {
+        public var node: String
+        public var algo: String
+        public var keyNameHint: String
+        public var signed: Bool
+    }
+
     public struct Image: Sendable {
         public var name: String
         public var path: String
@@ -21,6 +28,8 @@ public struct FITInfo: Sendable {
         public var dataSize: Int
         public var external: Bool
         public var hashes: [Hash]
+        /// `signature-N` subnodes: (node path, algo, key-name-hint).
+        public var signatures: [Signature] = []
 
         public func string(_ key: String) -> String? {
             guard let v = properties[key], v.last == 0 else { return nil }
@@ -38,6 +47,7 @@ public struct FITInfo: Sendable {
     public struct Configuration: Sendable {
         public var name: String
         public var properties: [String: [UInt8]]
+        public var signatures: [Signature] = []
 
         public func strings(_ key: String) -> [String] {
             guard let v = properties[key], v.last == 0 else { return [] }
@@ -71,6 +81,12 @@ public struct FITInfo: Sendable {
         func props(_ n: DeviceTree.Node) -> [String: [UInt8]] {
             Dictionary(n.properties.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
         }
+        func signatures(_ n: DeviceTree.Node, _ p: String) -> [Signature] {
+            n.children.filter { $0.name.hasPrefix("signature") }.map { s in
+                Signature(node: "\(p)/\(s.name)", algo: s.property("algo")?.stringValue ?? "?",
+                          keyNameHint: s.property("key-name-hint")?.stringValue ?? "", signed: s.property("value") != nil)
+            }
+        }
         var images: [Image] = []
         for node in tree.root.node(at: "images")?.children ?? [] {
             let p = "\(FIT.images)/\(node.name)"
@@ -100,6 +116,7 @@ public struct FITInfo: Sendable {
                 let algo = sp["algo"].map { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) } ?? "?"
                 image.hashes.append(Hash(node: "\(p)/\(sub.name)", algo: algo, value: sp["value"] ?? []))
             }
+            image.signatures = signatures(node, p)
             images.append(image)
         }
         let confNode = tree.root.node(at: "configurations")
@@ -109,7 +126,9 @@ public struct FITInfo: Sendable {
             description: tree.root.property("description")?.stringValue,
             timestamp: rootProps["timestamp"].flatMap { try? ByteReader($0).get(UInt32.self, at: 0, .big) },
             images: images,
-            configurations: (confNode?.children ?? []).map { Configuration(name: $0.name, properties: props($0)) },
+            configurations: (confNode?.children ?? []).map {
+                Configuration(name: $0.name, properties: props($0), signatures: signatures($0, "\(FIT.configurations)/\($0.name)"))
+            },
             defaultConfiguration: confNode?.property("default")?.stringValue)
     }
 

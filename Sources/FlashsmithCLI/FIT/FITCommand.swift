@@ -5,6 +5,6 @@ struct FITCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fit",
         abstract: "Build, inspect, verify and extract FIT images (.its via dtc, or a YAML spec).",
-        subcommands: [Build.self, Inspect.self, Verify.self, Extract.self]
+        subcommands: [Build.self, Inspect.self, Verify.self, Extract.self, Lint.self]
     )
 }
