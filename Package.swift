@@ -34,6 +34,8 @@ let package = Package(
         // U-Boot environment: blobs, text syntaxes, fw_env.config, stores (file, MTD), default env.
         .target(name: "UBootEnv", dependencies: ["FlashsmithCore", "MTD"], swiftSettings: strict),
 
+        // libarchive wrapper: raw compression filters now; archives (tar, cpio) with the rootfs.
+        .target(name: "Archive", dependencies: ["CArchive", "FlashsmithCore"], swiftSettings: strict),
         // libfdt wrapper: a device tree model, written with libfdt's sequential-write API, read after full validation.
         .target(name: "DeviceTree", dependencies: ["CFDT", "FlashsmithCore"], swiftSettings: strict),
         // Boot images: legacy uImage and FIT.
@@ -47,7 +49,7 @@ let package = Package(
         .target(
             name: "FlashsmithCLI",
             dependencies: [
-                "FlashsmithCore", "UBootEnv", "MTD", "BootImage", "DeviceTree",
+                "FlashsmithCore", "UBootEnv", "MTD", "BootImage", "DeviceTree", "Archive",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

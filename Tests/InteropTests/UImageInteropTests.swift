@@ -96,3 +96,43 @@ import TestSupport
         #expect(try flashsmith("uimage", "extract", bad, "--force", "-o", dir.file("x")).status == 0)
     }
 }
+
+/// `--compress`: the payload U-Boot will decompress is what the stock tools decompress back to the input.
+@Suite struct UImageCompressInteropTests {
+    static let tools: [(algo: String, tool: String, args: [String])] = [
+        ("gzip", "gzip", ["-dc"]), ("bzip2", "bzip2", ["-dc"]), ("lzma", "xz", ["--format=lzma", "-dc"]),
+        ("lz4", "lz4", ["-dc"]), ("zstd", "zstd", ["-dc"]),
+    ]
+
+    @Test(arguments: tools.map(\.algo))
+    func compressedPayloadRoundTrips(algo: String) throws {
+        let t = try #require(Self.tools.first { $0.algo == algo })
+        guard toolsAvailable("dumpimage", "mkimage", t.tool) else { return }
+        let dir = try TempDir()
+        let payload = (0..<200_000).map { UInt8(truncatingIfNeeded: ($0 / 7) &* 3) }
+        let input = try dir.write("Image", payload)
+        let img = dir.file("k.uimg")
+        let r = try flashsmith("uimage", "create", "-A", "arm64", "-T", "kernel", "--compress", algo, "-a", "0x40400000", "-n", "k", "-d", input, "-o", img)
+        #expect(r.status == 0, "\(r.err)")
+        #expect(try run("mkimage", ["-l", img]).out.contains("AArch64 Linux Kernel Image (\(algo) compressed)"))
+        #expect(try run("dumpimage", ["-T", "kernel", "-p", "0", "-o", dir.file("p"), img]).status == 0)
+        let back = try run(t.tool, t.args + [dir.file("p")])
+        #expect(back.status == 0, "\(back.err)")
+        #expect(back.stdout == payload)
+        // Same input, same bytes (gzip is written without its timestamp).
+        let again = dir.file("k2.uimg")
+        #expect(try run(flashsmithPath, ["uimage", "create", "-A", "arm64", "-T", "kernel", "--compress", algo, "-a", "0x40400000", "-n", "k", "-d", input, "-o", again],
+                        environment: ["SOURCE_DATE_EPOCH": "1"]).status == 0)
+        #expect(try run(flashsmithPath, ["uimage", "create", "-A", "arm64", "-T", "kernel", "--compress", algo, "-a", "0x40400000", "-n", "k", "-d", input, "-o", img],
+                        environment: ["SOURCE_DATE_EPOCH": "1"]).status == 0)
+        #expect(try readBytes(img) == readBytes(again))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.contains("flashsmith") }.isEmpty)
+    }
+
+    @Test func disagreeingCompressionIsRefused() throws {
+        let dir = try TempDir()
+        let input = try dir.write("Image", [1, 2, 3])
+        let r = try flashsmith("uimage", "create", "-A", "arm64", "-C", "gzip", "--compress", "zstd", "-d", input, "-o", dir.file("o"))
+        #expect(r.status == 64 && r.err.contains("-C gzip and --compress zstd disagree"))
+    }
+}

@@ -1,5 +1,9 @@
 import ArgumentParser
+import Archive
 import BootImage
+#if canImport(Glibc)
+import Glibc
+#endif
 import FlashsmithCore
 
 extension UImageCommand {
@@ -26,7 +30,7 @@ extension UImageCommand {
         var type: String = "kernel"
 
         @Option(name: .customShort("C"), help: "Compression the payload already has: none, gzip, bzip2, lzma, lzo, lz4, zstd.")
-        var comp: String
+        var comp: String?
 
         @Option(name: .customShort("a"), help: "Load address (hex, as mkimage reads it).")
         var load: String = "0"
@@ -43,6 +47,9 @@ extension UImageCommand {
         @Option(name: .shortAndLong, help: "Output file (written atomically).")
         var output: String
 
+        @Option(name: .long, help: "Compress the payload (gzip, bzip2, lzma, lz4, zstd) and set -C to match; mkimage only labels.")
+        var compress: String?
+
         /// mkimage reads -a and -e with strtoull(…, 16): hex with or without 0x.
         static func address(_ text: String, _ option: String) throws -> UInt32 {
             let t = text.lowercased().hasPrefix("0x") ? String(text.dropFirst(2)) : text
@@ -54,11 +61,32 @@ extension UImageCommand {
             let a = try TableName.parse(arch, UImageTables.arch, kind: "-A architecture")
             let o = try TableName.parse(os, UImageTables.os, kind: "-O operating system")
             let t = try TableName.parse(type, UImageTables.type, kind: "-T type")
-            let c = try TableName.parse(comp, UImageTables.comp, kind: "-C compression")
+            var compName = comp
+            var algorithm: RawCompressor.Algorithm?
+            if let compress {
+                guard let a = RawCompressor.Algorithm(rawValue: compress) else {
+                    throw ValidationError("--compress: expected one of \(RawCompressor.Algorithm.allCases.map(\.rawValue).joined(separator: ", ")), found '\(compress)'")
+                }
+                if let comp, comp != compress && comp != "none" {
+                    throw ValidationError("-C \(comp) and --compress \(compress) disagree: --compress sets -C itself")
+                }
+                algorithm = a
+                compName = compress
+            }
+            guard let compName else { throw ValidationError("expected -C COMP (what the payload already is) or --compress ALGO") }
+            let c = try TableName.parse(compName, UImageTables.comp, kind: "-C compression")
             let loadAddress = try Self.address(load, "-a")
             let entryPoint = try entry.map { try Self.address($0, "-e") } ?? loadAddress
             let multi = t.id == UImageTables.multiType || t.id == UImageTables.scriptType
-            let files = multi ? data.split(separator: ":", omittingEmptySubsequences: false).map(String.init) : [data]
+            var files = multi ? data.split(separator: ":", omittingEmptySubsequences: false).map(String.init) : [data]
+            var scratch: String?
+            defer { if let scratch { unlink(scratch) } }
+            if let algorithm {
+                guard files.count == 1 else { throw ValidationError("--compress takes one data file") }
+                scratch = output + ".flashsmith-payload"
+                try RawCompressor.compress(files[0], algorithm: algorithm, output: scratch!)
+                files = [scratch!]
+            }
             let params = UImage.Parameters(
                 arch: a.id, os: o.id, type: t.id, comp: c.id, load: loadAddress, entry: entryPoint,
                 name: rawBytes(ofArgument: name), time: UImage.creationTime())
