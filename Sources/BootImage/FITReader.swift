@@ -143,10 +143,6 @@ public struct FITInfo: Sendable {
     /// Recomputes every hash of every image (or of `only`), streaming the data from the file.
     public func checkHashes(only: String? = nil) throws -> [HashCheck] {
         var out: [HashCheck] = []
-        let fd = try FileIO.openForReading(path)
-        defer { close(fd) }
-        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer { chunk.deallocate() }
         for image in images where only == nil || image.name == only {
             for h in image.hashes {
                 guard let algo = FITHashAlgorithm(rawValue: h.algo) else {
@@ -154,17 +150,7 @@ public struct FITInfo: Sendable {
                     continue
                 }
                 var hasher = algo.hasher()
-                var done = 0
-                while done < image.dataSize {
-                    let n = pread(fd, chunk.baseAddress, min(chunk.count, image.dataSize - done), off_t(image.dataOffset + done))
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        throw FileError.readFailed(path: path, offset: image.dataOffset + done, reason: FileIO.errnoText())
-                    }
-                    if n == 0 { throw FileError.shortRead(path: path, offset: image.dataOffset, expected: image.dataSize, found: done) }
-                    hasher.update(UnsafeRawBufferPointer(rebasing: chunk[0..<n]))
-                    done += n
-                }
+                try FileIO.forEachChunk(path, offset: image.dataOffset, count: image.dataSize) { hasher.update($0) }
                 out.append(HashCheck(image: image.name, hash: h, computed: hasher.finalize()))
             }
         }
@@ -185,21 +171,6 @@ public struct FITInfo: Sendable {
         guard let image = images.first(where: { $0.name == name }) else {
             throw FITError.noSuchImage(source: path, name: name, images: images.map(\.name))
         }
-        let fd = try FileIO.openForReading(path)
-        defer { close(fd) }
-        var out = try AtomicFile(destination: output)
-        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer { chunk.deallocate() }
-        var done = 0
-        while done < image.dataSize {
-            let n = pread(fd, chunk.baseAddress, min(chunk.count, image.dataSize - done), off_t(image.dataOffset + done))
-            if n <= 0 {
-                if n < 0 && errno == EINTR { continue }
-                throw FileError.shortRead(path: path, offset: image.dataOffset, expected: image.dataSize, found: done)
-            }
-            try out.write(UnsafeRawBufferPointer(rebasing: chunk[0..<n]))
-            done += n
-        }
-        try out.commit()
+        try FileIO.copyRange(path, offset: image.dataOffset, count: image.dataSize, to: output)
     }
 }

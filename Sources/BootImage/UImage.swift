@@ -285,22 +285,8 @@ public enum UImage {
     }
 
     static func streamCRC(_ path: String, offset: Int, count: Int) throws -> UInt32 {
-        let fd = try FileIO.openForReading(path)
-        defer { close(fd) }
-        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer { chunk.deallocate() }
         var crc: UInt32 = 0
-        var done = 0
-        while done < count {
-            let n = pread(fd, chunk.baseAddress, min(chunk.count, count - done), off_t(offset + done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw FileError.readFailed(path: path, offset: offset + done, reason: FileIO.errnoText())
-            }
-            if n == 0 { throw FileError.shortRead(path: path, offset: offset, expected: count, found: done) }
-            crc = CRC32.zlib(UnsafeRawBufferPointer(rebasing: chunk[0..<n]), previous: crc)
-            done += n
-        }
+        try FileIO.forEachChunk(path, offset: offset, count: count) { crc = CRC32.zlib($0, previous: crc) }
         return crc
     }
 
@@ -316,22 +302,6 @@ public enum UImage {
         } else {
             (offset, size) = (headerSize, Int(p.header.size))
         }
-        let fd = try FileIO.openForReading(p.path)
-        defer { close(fd) }
-        var out = try AtomicFile(destination: output)
-        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer { chunk.deallocate() }
-        var done = 0
-        while done < size {
-            let n = pread(fd, chunk.baseAddress, min(chunk.count, size - done), off_t(offset + done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw FileError.readFailed(path: p.path, offset: offset + done, reason: FileIO.errnoText())
-            }
-            if n == 0 { throw FileError.shortRead(path: p.path, offset: offset, expected: size, found: done) }
-            try out.write(UnsafeRawBufferPointer(rebasing: chunk[0..<n]))
-            done += n
-        }
-        try out.commit()
+        try FileIO.copyRange(p.path, offset: offset, count: size, to: output)
     }
 }

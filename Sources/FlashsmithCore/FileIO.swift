@@ -132,3 +132,33 @@ public enum FileIO {
         try bytes.withUnsafeBytes { (p: UnsafeRawBufferPointer) throws in try writeAll(STDOUT_FILENO, p, path: "<stdout>") }
     }
 }
+
+extension FileIO {
+    /// Reads `count` bytes of `path` from `offset` in chunks of up to 1 MiB and hands each to `body`
+    /// (the one streaming loop every reader here uses: memory does not grow with the file).
+    /// A file that ends early is a ``FileError/shortRead(path:offset:expected:found:)``.
+    public static func forEachChunk(_ path: String, offset: Int, count: Int, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let fd = try openForReading(path)
+        defer { close(fd) }
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { chunk.deallocate() }
+        var done = 0
+        while done < count {
+            let n = pread(fd, chunk.baseAddress, min(chunk.count, count - done), off_t(offset + done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileError.readFailed(path: path, offset: offset + done, reason: errnoText())
+            }
+            if n == 0 { throw FileError.shortRead(path: path, offset: offset, expected: count, found: done) }
+            try body(UnsafeRawBufferPointer(rebasing: chunk[0..<n]))
+            done += n
+        }
+    }
+
+    /// Copies `count` bytes of `path` from `offset` to `output`, atomically.
+    public static func copyRange(_ path: String, offset: Int, count: Int, to output: String) throws {
+        var out = try AtomicFile(destination: output)
+        try forEachChunk(path, offset: offset, count: count) { try out.write($0) }
+        try out.commit()
+    }
+}
