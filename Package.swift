@@ -41,7 +41,10 @@ let package = Package(
         // Boot images: legacy uImage and FIT.
         .target(
             name: "BootImage",
-            dependencies: ["FlashsmithCore", "DeviceTree", "YAML", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "FlashsmithCore", "DeviceTree", "YAML", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
             swiftSettings: strict
         ),
 

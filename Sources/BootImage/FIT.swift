@@ -34,6 +34,14 @@ public enum FIT {
         public var dtbPadding = 0
         /// `/timestamp`: `SOURCE_DATE_EPOCH` when set, else now.
         public var timestamp: UInt32 = UImage.creationTime()
+        /// Where signing keys are (`-k`): `<dir>/<key-name-hint>.key` or `.pem`.
+        public var keyDirectory: String?
+        /// A control DTB to write the public keys into (`-K`), in place.
+        public var keyDTB: String?
+        /// Mark the written keys required (`-r`): "conf" for configuration keys, else "image".
+        public var requireKeys = false
+        public var signerName = "flashsmith"
+        public var signerVersion = "0.1.0"
 
         public init() {}
     }
@@ -121,7 +129,8 @@ public enum FIT {
                 let subPath = "\(path)/\(sub)"
                 if sub.hasPrefix("signature") {
                     if leaveSignatureNodes { continue }
-                    throw FITError.unsupported(source: blob.source, what: "\(subPath): signing is not implemented yet")
+                    try signImage(&blob, imagePath: path, signaturePath: subPath, options: options)
+                    continue
                 }
                 guard sub.hasPrefix("hash") else { continue }
                 guard let algoName = try blob.string(subPath, "algo") else { throw FITError.missing(source: blob.source, what: "\(subPath)/algo") }
@@ -137,15 +146,6 @@ public enum FIT {
                 try blob.setProperty(subPath, "value", digest)
             }
         }
-        if leaveSignatureNodes { return }
-        for name in try blob.subnodes(configurations) where name.hasPrefix("signature") {
-            throw FITError.unsupported(source: blob.source, what: "\(configurations)/\(name): signing is not implemented yet")
-        }
-        for conf in try blob.subnodes(configurations) {
-            for sub in try blob.subnodes("\(configurations)/\(conf)") where sub.hasPrefix("signature") {
-                throw FITError.unsupported(source: blob.source, what: "\(configurations)/\(conf)/\(sub): signing is not implemented yet")
-            }
-        }
     }
 
     /// Writes a filled FIT to `output` atomically: packed with its data embedded, or (`-E`) with
@@ -153,6 +153,8 @@ public enum FIT {
     public static func write(_ blob: inout FDTBlob, options: BuildOptions, output: String) throws {
         var out = try AtomicFile(destination: output)
         guard options.external else {
+            try blob.pack()
+            try signConfigurations(&blob, options: options)
             try blob.pack()
             let size = blob.totalSize
             try blob.buffer.withUnsafeBytes { try out.write(UnsafeRawBufferPointer(rebasing: $0[0..<size])) }
@@ -188,7 +190,11 @@ public enum FIT {
             props.append(.u32("data-size", UInt32(p.range.count)))
             tree.root.children[i].children[j].properties = props
         }
-        var head = try tree.encoded()
+        // Configuration signatures cover the final tree, so they are made on it.
+        var small = try FDTBlob(validating: try tree.encoded(), source: blob.source)
+        try signConfigurations(&small, options: options)
+        try small.pack()
+        var head = Array(small.bytes)
         let treeSize = roundUp(head.count, align)
         head += [UInt8](repeating: 0, count: treeSize - head.count)
         head.withUnsafeMutableBytes { p in
@@ -222,6 +228,7 @@ public enum FITError: FlashsmithError, Equatable {
     case outOfBounds(source: String, path: String, offset: Int, size: Int, fileSize: Int)
     case hashMismatch(source: String, path: String, algo: String, expected: String, found: String)
     case noSuchImage(source: String, name: String, images: [String])
+    case signatureInvalid(source: String, node: String, key: String)
 
     public var category: ErrorCategory {
         switch self {
@@ -241,6 +248,7 @@ public enum FITError: FlashsmithError, Equatable {
         case let .hashMismatch(source, path, algo, expected, found):
             return "\(source): \(path): \(algo) mismatch: expected \(expected) (computed over the data), found \(found) (stored)"
         case let .noSuchImage(source, name, images): return "\(source): no image '\(name)' (images: \(images.joined(separator: ", ")))"
+        case let .signatureInvalid(source, node, key): return "\(source): \(node): expected a signature that verifies with \(key), found one that does not"
         }
     }
 }

@@ -95,7 +95,8 @@ public struct FDTBlob: Sendable {
     /// never by doubling: a FIT's blob is as large as its images.
     public mutating func reserve(_ bytes: Int) throws(DeviceTreeError) {
         let used = usedSize
-        guard buffer.count - used < bytes + 64 else { return }
+        // libfdt's room is what `totalsize` leaves after the blocks (fdt_pack shrinks it, not the buffer).
+        guard totalSize - used < bytes + 64 else { return }
         let newSize = used + bytes + (64 << 10)
         var out = [UInt8](repeating: 0, count: newSize)
         let rc = buffer.withUnsafeBytes { src in out.withUnsafeMutableBytes { dst in fdt_open_into(src.baseAddress!, dst.baseAddress!, Int32(dst.count)) } }

@@ -14,7 +14,10 @@ extension FITCommand {
                 sha1, sha256, sha384, sha512). -E moves the data after the tree as mkimage -E does (data-offset, \
                 4-byte alignment, 8 for flat_dt; -B sets it; -p POSITION places the data absolutely with \
                 data-position). --dtb-padding adds free space inside embedded device trees. Signature nodes are \
-                refused for now.
+                signed with -k (RSA PKCS#1 v1.5 or PSS over sha1/256/384/512, or \
+                ECDSA P-256): image signatures over the data, configuration signatures over the nodes U-Boot rebuilds \
+                (the configuration and every image it uses, with their hash nodes); -K writes the public keys into a \
+                control DTB, -r marks them required.
                 """
         )
 
@@ -36,6 +39,15 @@ extension FITCommand {
         @Option(name: .long, help: "Free space added inside every embedded flat_dt image (e.g. 4KiB).")
         var dtbPadding: ByteSize?
 
+        @Option(name: .customShort("k"), help: "Key directory: signature nodes are signed with KEYDIR/<key-name-hint>.key (PEM).")
+        var keyDirectory: String?
+
+        @Option(name: .customShort("K"), help: "Control DTB to write the public keys into (/signature/key-<hint>), edited in place.")
+        var keyDTB: String?
+
+        @Flag(name: .customShort("r"), help: "Mark the keys written with -K required (\"conf\" or \"image\").")
+        var requireKeys = false
+
         func validate() throws {
             if (alignment != nil || position != nil) && !external { throw ValidationError("-B and -p apply to external data: add -E") }
         }
@@ -54,6 +66,9 @@ extension FITCommand {
                 options.position = p
             }
             options.dtbPadding = dtbPadding?.bytes ?? 0
+            options.keyDirectory = keyDirectory
+            options.keyDTB = keyDTB
+            options.requireKeys = requireKeys
             var blob: FDTBlob
             if spec.hasSuffix(".yaml") || spec.hasSuffix(".yml") {
                 let text = String(decoding: try FileIO.readAll(spec), as: UTF8.self)

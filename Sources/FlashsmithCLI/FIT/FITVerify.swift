@@ -1,5 +1,6 @@
 import ArgumentParser
 import BootImage
+import DeviceTree
 import FlashsmithCore
 
 extension FITCommand {
@@ -8,7 +9,7 @@ extension FITCommand {
         static let configuration = CommandConfiguration(
             commandName: "verify",
             abstract: "Recompute every image hash as U-Boot does at boot and say exactly which one is wrong.",
-            discussion: "Signatures are not checked yet."
+            discussion: "With --key CONTROL.dtb, every signature is checked against /signature/key-<hint> as U-Boot does (configuration signatures over the regions U-Boot rebuilds, never the stored hashed-nodes); a signature whose key is missing is reported, and an error when that key would be required."
         )
 
         @Argument(help: "The FIT (.itb).")
@@ -16,6 +17,9 @@ extension FITCommand {
 
         @Option(name: .long, help: "Only this image.")
         var image: String?
+
+        @Option(name: .long, help: "Control DTB holding the public keys (/signature/key-<hint>).")
+        var key: String?
 
         func run() throws {
             let info = try FITInfo.read(file)
@@ -29,8 +33,30 @@ extension FITCommand {
             }
             let unhashed = info.images.filter { $0.hashes.isEmpty && (image == nil || $0.name == image) }.map(\.name)
             if !unhashed.isEmpty { text += "not hashed: \(unhashed.joined(separator: ", "))\n" }
+            var failed: [String] = []
+            if let key {
+                let control = try DeviceTree.decode(try FileIO.readAll(key), source: key)
+                for c in try info.checkSignatures(control: control) {
+                    switch c.ok {
+                    case true?: text += "\(c.node): \(c.algo):\(c.keyNameHint) ok\n"
+                    case false?:
+                        text += "\(c.node): \(c.algo):\(c.keyNameHint) BAD\n"
+                        failed.append(c.node)
+                    case nil: text += "\(c.node): \(c.algo):\(c.keyNameHint) not checked (no key-\(c.keyNameHint) in \(key))\n"
+                    }
+                }
+                let required = (control.root.node(at: "signature")?.children ?? []).filter { $0.property("required")?.stringValue == "conf" }
+                if !required.isEmpty && !info.configurations.contains(where: { !$0.signatures.isEmpty }) {
+                    failed.append("no signed configuration, but \(key) requires one (\(required.map(\.name).joined(separator: ", ")))")
+                }
+            } else if info.images.contains(where: { !$0.signatures.isEmpty }) || info.configurations.contains(where: { !$0.signatures.isEmpty }) {
+                text += "signatures present: give --key CONTROL.dtb to check them\n"
+            }
             try output(text)
             try info.verify(only: image)
+            if let first = failed.first {
+                throw FITError.signatureInvalid(source: file, node: first, key: "the keys in \(key ?? "the control DTB")")
+            }
         }
     }
 
