@@ -73,6 +73,7 @@ extension FIT {
 
     /// Signs every configuration signature node of a tree in its final layout.
     static func signConfigurations(_ blob: inout FDTBlob, options: BuildOptions) throws {
+        guard options.sign else { return }
         let tree = try DeviceTree.decode(blob.bytes, source: blob.source) { path, name in name == "data" && path.hasPrefix(images + "/") }
         for conf in tree.root.node(at: "configurations")?.children ?? [] {
             for sig in conf.children where sig.name.hasPrefix("signature") {

@@ -40,6 +40,8 @@ public enum FIT {
         public var keyDTB: String?
         /// Mark the written keys required (`-r`): "conf" for configuration keys, else "image".
         public var requireKeys = false
+        /// Sign the signature nodes (off for `fit lint`, which only looks).
+        public var sign = true
         public var signerName = "flashsmith"
         public var signerVersion = "0.1.0"
 
@@ -106,8 +108,9 @@ public enum FIT {
     }
 
     /// Fills in a FIT: `/timestamp`, every `hash-N/value`, padding of embedded device trees.
-    /// Signature nodes are refused (signing is not implemented yet).
-    public static func fill(_ blob: inout FDTBlob, options: BuildOptions, leaveSignatureNodes: Bool = false) throws {
+    /// Image signature nodes are signed here (they cover the data); configuration signatures are
+    /// made by ``write(_:options:output:)`` on the final tree.
+    public static func fill(_ blob: inout FDTBlob, options: BuildOptions) throws {
         guard try blob.offset(images) != nil else {
             throw FITError.missing(source: blob.source, what: "/images node")
         }
@@ -128,7 +131,7 @@ public enum FIT {
             for sub in try blob.subnodes(path) {
                 let subPath = "\(path)/\(sub)"
                 if sub.hasPrefix("signature") {
-                    if leaveSignatureNodes { continue }
+                    if !options.sign { continue }
                     try signImage(&blob, imagePath: path, signaturePath: subPath, options: options)
                     continue
                 }

@@ -103,6 +103,27 @@ public enum FITLint {
             }
         }
 
+        for s in fit.images.flatMap(\.signatures) + fit.configurations.flatMap(\.signatures) {
+            if s.padding == "pss" {
+                add(.warning, s.node, "padding = \"pss\": Debian's u-boot-qemu 2023.01 has no RSASSA-PSS (\"Unknown signature algorithm\")")
+            }
+            if s.algo.contains("ecdsa") {
+                add(.warning, s.node, "\(s.algo): U-Boot verifies ECDSA only through a hardware driver; Debian's qemu_arm64 U-Boot checks nothing")
+            }
+        }
+        for c in fit.configurations {
+            let used = c.properties.keys.filter { !["description", "compatible", "default"].contains($0) }.flatMap { c.strings($0) }
+                .filter { name in fit.images.contains { $0.name == name } }
+            for s in c.signatures {
+                guard let listed = s.signImages else { continue }
+                let covered = listed.flatMap { c.strings($0) }
+                let missing = Set(used).subtracting(covered).sorted()
+                if !missing.isEmpty {
+                    add(.error, s.node, "sign-images leaves out \(missing.joined(separator: ", ")): U-Boot (with the CVE-2026-46728 fix, as Debian's) checks every image the configuration uses and refuses this")
+                }
+            }
+        }
+
         if let control = options.controlDTB {
             let keys = control.root.node(at: "signature")?.children ?? []
             let signatures = fit.images.flatMap(\.signatures) + fit.configurations.flatMap(\.signatures)

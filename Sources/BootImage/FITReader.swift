@@ -17,6 +17,8 @@ public struct FITInfo: Sendable {
         public var algo: String
         public var keyNameHint: String
         public var signed: Bool
+        public var padding: String? = nil
+        public var signImages: [String]? = nil
     }
 
     public struct Image: Sendable {
@@ -84,7 +86,8 @@ public struct FITInfo: Sendable {
         func signatures(_ n: DeviceTree.Node, _ p: String) -> [Signature] {
             n.children.filter { $0.name.hasPrefix("signature") }.map { s in
                 Signature(node: "\(p)/\(s.name)", algo: s.property("algo")?.stringValue ?? "?",
-                          keyNameHint: s.property("key-name-hint")?.stringValue ?? "", signed: s.property("value") != nil)
+                          keyNameHint: s.property("key-name-hint")?.stringValue ?? "", signed: s.property("value") != nil,
+                          padding: s.property("padding")?.stringValue, signImages: s.property("sign-images")?.stringList)
             }
         }
         var images: [Image] = []

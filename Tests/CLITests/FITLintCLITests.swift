@@ -77,3 +77,26 @@ import TestSupport
         #expect(j.out.contains(#""severity": "error""#))
     }
 }
+
+@Suite struct FITLintSigningTests {
+    @Test func signImagesSubsetAndUnsupportedAlgorithms() throws {
+        guard toolsAvailable("dtc") else { return }
+        let dir = try TempDir()
+        _ = try dir.write("Image", [UInt8](repeating: 1, count: 100))
+        _ = try dir.write("initrd", [UInt8](repeating: 2, count: 100))
+        let its = try dir.write("s.its", """
+            /dts-v1/;
+            / { images { kernel { data = /incbin/("Image"); type = "kernel"; arch = "arm64"; os = "linux"; compression = "none";
+                         load = <0x40400000>; entry = <0x40400000>; hash-1 { algo = "sha256"; };
+                         signature-1 { algo = "sha256,ecdsa256"; key-name-hint = "dev"; }; };
+                         initrd { data = /incbin/("initrd"); type = "ramdisk"; arch = "arm64"; os = "linux"; compression = "none"; hash-1 { algo = "sha256"; }; }; };
+                configurations { default = "c1"; c1 { kernel = "kernel"; ramdisk = "initrd";
+                    signature-1 { algo = "sha256,rsa2048"; padding = "pss"; key-name-hint = "dev"; sign-images = "kernel"; }; }; }; };
+            """)
+        let r = try flashsmith("fit", "lint", its)
+        #expect(r.status == 65)
+        #expect(r.out.contains("error: /configurations/c1/signature-1: sign-images leaves out initrd"), "\(r.out)")
+        #expect(r.out.contains("warning: /configurations/c1/signature-1: padding = \"pss\""))
+        #expect(r.out.contains("warning: /images/kernel/signature-1: sha256,ecdsa256"))
+    }
+}

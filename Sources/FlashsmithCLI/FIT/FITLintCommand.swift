@@ -59,7 +59,8 @@ extension FITCommand {
                 }
                 var build = FIT.BuildOptions()
                 build.timestamp = 0
-                try FIT.fill(&blob, options: build, leaveSignatureNodes: true)
+                build.sign = false
+                try FIT.fill(&blob, options: build)
                 let scratch = "/tmp/flashsmith-lint-\(getpid()).itb"
                 defer { unlink(scratch) }
                 try FIT.write(&blob, options: build, output: scratch)
