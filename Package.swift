@@ -79,7 +79,7 @@ let package = Package(
             name: "BootImageTests",
             dependencies: ["BootImage", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: strict
         ),
-        .testTarget(name: "InteropTests", dependencies: ["UBootEnv", "BootImage", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "InteropTests", dependencies: ["UBootEnv", "BootImage", "DeviceTree", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "E2ETests", dependencies: ["UBootEnv", "TestSupport"], swiftSettings: strict),
     ]
 )

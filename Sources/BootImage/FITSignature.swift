@@ -122,6 +122,33 @@ public enum FITSigningKey {
     }
 }
 
+extension FITSigningKey {
+    /// A key node built from a PEM file (a private key, or an RSA/P-256 public key), for checking
+    /// signatures without a control DTB.
+    public static func publicKeyNode(pem path: String, hint: String, algo: String) throws -> DeviceTree.Node {
+        let pem = String(decoding: try FileIO.readAll(path), as: UTF8.self)
+        if let k = try? _RSA.Signing.PrivateKey(pemRepresentation: pem) {
+            return DeviceTree.Node("key-\(hint)", properties: try FITSigningKey.rsa(k).publicKeyProperties(hint: hint, algo: algo, required: nil))
+        }
+        if let k = try? P256.Signing.PrivateKey(pemRepresentation: pem) {
+            return DeviceTree.Node("key-\(hint)", properties: try FITSigningKey.p256(k).publicKeyProperties(hint: hint, algo: algo, required: nil))
+        }
+        if let k = try? _RSA.Signing.PublicKey(pemRepresentation: pem) {
+            let prim = try k.getKeyPrimitives()
+            let n = Array(prim.modulus).drop { $0 == 0 }
+            let bits = BigWords(bigEndian: Array(n)).bitLength
+            var e = Array(prim.publicExponent).drop { $0 == 0 }.map { $0 }
+            e = [UInt8](repeating: 0, count: max(0, 8 - e.count)) + e
+            return DeviceTree.Node("key-\(hint)", properties: [.string("algo", algo), .init("rsa,modulus", [UInt8](repeating: 0, count: bits / 8 - n.count) + n), .init("rsa,exponent", e)])
+        }
+        if let k = try? P256.Signing.PublicKey(pemRepresentation: pem) {
+            let raw = Array(k.rawRepresentation)
+            return DeviceTree.Node("key-\(hint)", properties: [.init("ecdsa,x-point", Array(raw[0..<32])), .init("ecdsa,y-point", Array(raw[32..<64]))])
+        }
+        throw FITError.badValue(source: path, path: "key", expected: "a PEM RSA or P-256 key (private or public)", found: "something else")
+    }
+}
+
 func digest<H: HashFunction>(_: H.Type, _ chunks: [ArraySlice<UInt8>]) -> H.Digest {
     var h = H()
     for c in chunks { c.withUnsafeBytes { h.update(bufferPointer: $0) } }
@@ -133,6 +160,14 @@ func digest<H: HashFunction>(_: H.Type, _ chunks: [ArraySlice<UInt8>]) -> H.Dige
 public enum FITSignatureVerifier {
     public static func verify(_ signature: [UInt8], algo: FITSignatureAlgorithm, pss: Bool, key: DeviceTree.Node,
                               feed: ((UnsafeRawBufferPointer) -> Void) throws -> Void) throws -> Bool {
+        if case .ecdsa256 = algo.crypto {
+            guard let x = key.property("ecdsa,x-point")?.value, let y = key.property("ecdsa,y-point")?.value, x.count == 32, y.count == 32,
+                  let pub = try? P256.Signing.PublicKey(rawRepresentation: x + y),
+                  let sig = try? P256.Signing.ECDSASignature(rawRepresentation: signature) else { return false }
+            var h = SHA256()
+            try feed { h.update(bufferPointer: $0) }
+            return pub.isValidSignature(sig, for: h.finalize())
+        }
         guard case .rsa = algo.crypto, let modulus = key.property("rsa,modulus")?.value else { return false }
         var exponent: [UInt8] = key.property("rsa,exponent")?.value ?? []
         if exponent.count < 8 { exponent = [1, 0, 1] }

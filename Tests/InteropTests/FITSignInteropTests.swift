@@ -12,17 +12,18 @@ import TestSupport
         var virt: String
     }
 
-    static func fixture(signImages: String = #""kernel", "fdt", "ramdisk""#, confName: String = "conf-1") throws -> Fixture {
+    static func fixture(signImages: String = #""kernel", "fdt", "ramdisk""#, confName: String = "conf-1", algo: String = "sha256,rsa2048",
+                        keygen: [String] = ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"], keyExt: String = "key") throws -> Fixture {
         let dir = try TempDir()
         let keys = dir.file("keys")
         try FileManager.default.createDirectory(atPath: keys, withIntermediateDirectories: true)
-        #expect(try run("openssl", ["genpkey", "-algorithm", "RSA", "-out", "\(keys)/dev.key", "-pkeyopt", "rsa_keygen_bits:2048"]).status == 0)
-        #expect(try run("openssl", ["req", "-batch", "-new", "-x509", "-key", "\(keys)/dev.key", "-out", "\(keys)/dev.crt", "-subj", "/CN=dev"]).status == 0)
+        #expect(try run("openssl", ["genpkey"] + keygen + ["-out", "\(keys)/dev.\(keyExt)"]).status == 0)
+        #expect(try run("openssl", ["req", "-batch", "-new", "-x509", "-key", "\(keys)/dev.\(keyExt)", "-out", "\(keys)/dev.crt", "-subj", "/CN=dev"]).status == 0)
         _ = try dir.write("Image", (0..<40_000).map { UInt8(truncatingIfNeeded: $0 &* 7) })
         _ = try dir.write("initrd", (0..<9_000).map { UInt8(truncatingIfNeeded: $0 &* 3) })
         let dts = try dir.write("v.dts", "/dts-v1/;\n/ { model = \"virt\"; compatible = \"linux,dummy-virt\"; };\n")
         #expect(try run("dtc", ["-I", "dts", "-O", "dtb", "-o", dir.file("virt.dtb"), dts]).status == 0)
-        let imageSig = #"signature-1 { algo = "sha256,rsa2048"; key-name-hint = "dev"; };"#
+        let imageSig = #"signature-1 { algo = "\#(algo)"; key-name-hint = "dev"; };"#
         let its = try dir.write("s.its", """
             /dts-v1/;
             / {
@@ -33,11 +34,12 @@ import TestSupport
                              load = <0x40400000>; entry = <0x40400000>; hash-1 { algo = "sha256"; }; \(imageSig) };
                     fdt-1 { data = /incbin/("virt.dtb"); type = "flat_dt"; arch = "arm64"; compression = "none"; hash-1 { algo = "sha256"; }; };
                     initrd { data = /incbin/("initrd"); type = "ramdisk"; arch = "arm64"; os = "linux"; compression = "none"; hash-1 { algo = "sha256"; }; };
+                    fdt-2 { data = /incbin/("virt.dtb"); type = "flat_dt"; arch = "arm64"; compression = "none"; hash-1 { algo = "sha1"; }; };
                 };
                 configurations {
                     default = "\(confName)";
                     \(confName) { kernel = "kernel"; fdt = "fdt-1"; ramdisk = "initrd";
-                             signature-1 { algo = "sha256,rsa2048"; key-name-hint = "dev"; sign-images = \(signImages); }; };
+                             signature-1 { algo = "\(algo)"; key-name-hint = "dev"; sign-images = \(signImages); }; };
                 };
             };
             """)
@@ -134,5 +136,56 @@ import TestSupport
         #expect(try flashsmith("fit", "build", u, "-o", unsigned).status == 0)
         let v = try verify(unsigned, key: ctl)
         #expect(v.status == 65 && v.err.contains("no signed configuration"), "\(v.err)")
+    }
+
+    /// Other hash and key sizes: mkimage's signatures verify in Flashsmith, Flashsmith's verify with
+    /// mkimage's key node.
+    @Test(arguments: [("sha1,rsa2048", 2048), ("sha384,rsa3072", 3072), ("sha512,rsa4096", 4096)])
+    func otherRSASizesBothWays(algo: String, bits: Int) throws {
+        guard toolsAvailable("mkimage", "dtc", "openssl") else { return }
+        let f = try Self.fixture(algo: algo, keygen: ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:\(bits)"])
+        let ctlMk = try control(f, "ctl-mk.dtb")
+        let m = try run("mkimage", ["-k", f.keys, "-K", ctlMk, "-r", "-f", f.its, f.dir.file("mk.itb")])
+        #expect(m.status == 0, "\(m.err)")
+        let v = try verify(f.dir.file("mk.itb"), key: ctlMk)
+        #expect(v.status == 0 && v.out.contains("/configurations/conf-1/signature-1: \(algo):dev ok"), "\(v.out)\(v.err)")
+        #expect(try flashsmith("fit", "build", f.its, "-o", f.dir.file("fs.itb"), "-k", f.keys).status == 0)
+        let w = try verify(f.dir.file("fs.itb"), key: ctlMk)
+        #expect(w.status == 0 && w.out.contains("/images/kernel/signature-1: \(algo):dev ok"), "\(w.out)\(w.err)")
+        // A PEM key instead of a control DTB.
+        #expect(try verify(f.dir.file("fs.itb"), key: "\(f.keys)/dev.key").status == 0)
+    }
+
+    /// ECDSA P-256: raw r‖s signatures; mkimage's verify in Flashsmith with the PEM key and ours with our key node.
+    @Test func ecdsaP256() throws {
+        guard toolsAvailable("mkimage", "dtc", "openssl") else { return }
+        let f = try Self.fixture(algo: "sha256,ecdsa256", keygen: ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"], keyExt: "pem")
+        let m = try run("mkimage", ["-k", f.keys, "-f", f.its, f.dir.file("mk.itb")])
+        #expect(m.status == 0, "\(m.err)")
+        let v = try verify(f.dir.file("mk.itb"), key: "\(f.keys)/dev.pem")
+        #expect(v.status == 0 && v.out.contains("/configurations/conf-1/signature-1: sha256,ecdsa256:dev ok"), "\(v.out)\(v.err)")
+        let ctl = try control(f, "ctl.dtb")
+        #expect(try flashsmith("fit", "build", f.its, "-o", f.dir.file("fs.itb"), "-k", f.keys, "-K", ctl).status == 0)
+        let w = try verify(f.dir.file("fs.itb"), key: ctl)
+        #expect(w.status == 0 && w.out.contains("/configurations/conf-1/signature-1: sha256,ecdsa256:dev ok"), "\(w.out)\(w.err)")
+    }
+
+    /// Mix-and-match: after signing, conf-1's fdt is pointed at another (validly hashed) image.
+    @Test func swappedConfigurationIsCaught() throws {
+        guard toolsAvailable("dtc", "openssl") else { return }
+        let f = try Self.fixture()
+        let ctl = try control(f, "ctl.dtb")
+        let itb = f.dir.file("fs.itb")
+        #expect(try flashsmith("fit", "build", f.its, "-o", itb, "-k", f.keys, "-K", ctl, "-r").status == 0)
+        var bytes = try readBytes(itb)
+        let blob = try FDTBlob(validating: bytes, source: itb)
+        let range = try #require(try blob.propertyRange("/configurations/conf-1", "fdt"))
+        #expect(Array(bytes[range]) == Array("fdt-1\0".utf8))
+        bytes[range.lowerBound + 4] = UInt8(ascii: "2")
+        let swapped = try f.dir.write("swapped.itb", bytes)
+        #expect(try flashsmith("fit", "verify", swapped).status == 0)  // every hash still matches
+        let v = try verify(swapped, key: ctl)
+        #expect(v.status == 65 && v.out.contains("/configurations/conf-1/signature-1: sha256,rsa2048:dev BAD"), "\(v.out)")
+        #expect(try flashsmith("fit", "verify", swapped, "--key", ctl, "--config", "conf-9").status == 64)
     }
 }

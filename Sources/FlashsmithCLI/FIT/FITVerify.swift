@@ -18,8 +18,11 @@ extension FITCommand {
         @Option(name: .long, help: "Only this image.")
         var image: String?
 
-        @Option(name: .long, help: "Control DTB holding the public keys (/signature/key-<hint>).")
+        @Option(name: .long, help: "Control DTB holding the public keys (/signature/key-<hint>), or a PEM key (private or public) used for every signature.")
         var key: String?
+
+        @Option(name: .long, help: "Only this configuration's signatures (and the images' as ever).")
+        var config: String?
 
         func run() throws {
             let info = try FITInfo.read(file)
@@ -35,8 +38,22 @@ extension FITCommand {
             if !unhashed.isEmpty { text += "not hashed: \(unhashed.joined(separator: ", "))\n" }
             var failed: [String] = []
             if let key {
-                let control = try DeviceTree.decode(try FileIO.readAll(key), source: key)
-                for c in try info.checkSignatures(control: control) {
+                let control: DeviceTree
+                if key.hasSuffix(".pem") || key.hasSuffix(".key") {
+                    // One key for every signature: a /signature node holding it under each hint used.
+                    let sigs = info.images.flatMap(\.signatures) + info.configurations.flatMap(\.signatures)
+                    var nodes: [DeviceTree.Node] = []
+                    for s in sigs where !nodes.contains(where: { $0.name == "key-\(s.keyNameHint)" }) {
+                        nodes.append(try FITSigningKey.publicKeyNode(pem: key, hint: s.keyNameHint, algo: s.algo))
+                    }
+                    control = DeviceTree(root: DeviceTree.Node("", children: [DeviceTree.Node("signature", children: nodes)]))
+                } else {
+                    control = try DeviceTree.decode(try FileIO.readAll(key), source: key)
+                }
+                if let config, !info.configurations.contains(where: { $0.name == config }) {
+                    throw ValidationError("--config: no configuration '\(config)' (configurations: \(info.configurations.map(\.name).joined(separator: ", ")))")
+                }
+                for c in try info.checkSignatures(control: control) where config == nil || !c.node.hasPrefix(FIT.configurations) || c.node.hasPrefix("\(FIT.configurations)/\(config!)/") {
                     switch c.ok {
                     case true?: text += "\(c.node): \(c.algo):\(c.keyNameHint) ok\n"
                     case false?:
