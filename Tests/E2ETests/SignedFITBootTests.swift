@@ -83,6 +83,16 @@ extension E2E {
                             algo = "sha256";
                         };
                     };
+                    fdt-2 {
+                        description = "the same DTB again, used by no configuration (for the mix-and-match test)";
+                        data = /incbin/("virt.dtb");
+                        type = "flat_dt";
+                        arch = "arm64";
+                        compression = "none";
+                        hash-1 {
+                            algo = "sha256";
+                        };
+                    };
                 };
 
                 configurations {
@@ -315,6 +325,26 @@ extension E2E {
             #expect(c.contains("   Using 'conf-1' configuration\n   Verifying Hash Integrity ... OK\n   Trying 'kernel-1' kernel subimage"), "\(cctx)")
             #expect(c.contains("Load Address: 0x40490000"), "\(cctx)")
             #expect(c.contains("Starting kernel ..."), "\(cctx)")
+        }
+
+        @Test("conf-1's fdt pointed at another hashed image after signing (mix and match): refused, Verification failed")
+        func swappedConfigurationRefused() throws {
+            guard available() else { return }
+            let w = try work("flashsmith-e2e-sigfit-swap")
+            let (fit, control) = try signedWithDevKey(w)
+            var bytes = try readBytes(fit)
+            let tree = try FlatTree(bytes)
+            let fdt = try #require(tree.nodes["/configurations/conf-1"]?["fdt"], "no conf-1 fdt in \(fit)")
+            try #require(fdt.value == Array("fdt-1\0".utf8), "fdt = \(fdt.value)")
+            bytes[fdt.offset + 4] = UInt8(ascii: "2")  // "fdt-1" → "fdt-2": every image hash still matches
+            let swapped = try w.dir.write("swapped.itb", bytes)
+            #expect(try flashsmith("fit", "verify", swapped).status == 0)
+            let r = try boot(w, swapped, control: control, label: "swapped", killOn: [Self.ranOK])
+            expectKeyInControlDTB(r)
+            expectRefused(r, [
+                "   Verifying Hash Integrity ... sha256,rsa2048:dev-  error!",
+                "Verification failed for '<NULL>' hash node in 'conf-1' config node",
+            ])
         }
 
         @Test("unsigned FIT (no signature node) with key-dev required: refused, No 'signature' subnode found")
