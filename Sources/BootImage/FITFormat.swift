@@ -18,6 +18,11 @@ public enum FITFormat: InspectableFormat {
         return UImageTables.lookup(table, short)?.long ?? short
     }
 
+    static func signatureJSON(_ s: FITInfo.Signature) -> JSON {
+        .object([("node", .string(s.node)), ("algo", .string(s.algo)), ("keyNameHint", .string(s.keyNameHint)), ("signed", .bool(s.signed)),
+                 ("padding", .string(s.padding ?? "pkcs-1.5"))])
+    }
+
     public static func describe(_ info: FITInfo, checks: [FITInfo.HashCheck]) -> FormatDescription {
         var lines: [(String, String)] = [
             ("description", info.description ?? "-"),
@@ -40,6 +45,9 @@ public enum FITFormat: InspectableFormat {
                 hashesJSON.append(.object([("node", .string(c.hash.node)), ("algo", .string(c.hash.algo)), ("value", .string(hexString(c.hash.value))),
                                            ("computed", c.computed.map { .string(hexString($0)) } ?? .null), ("ok", .bool(c.ok))]))
             }
+            for sig in img.signatures {
+                lines.append(("  \(sig.node.split(separator: "/").last ?? "")", "\(sig.algo) key \(sig.keyNameHint)\(sig.signed ? "" : " (not signed yet)")"))
+            }
             imagesJSON.append(.object([
                 ("name", .string(img.name)), ("description", img.string("description").map { .string($0) } ?? .null),
                 ("type", img.string("type").map { .string($0) } ?? .null), ("compression", img.string("compression").map { .string($0) } ?? .null),
@@ -48,6 +56,7 @@ public enum FITFormat: InspectableFormat {
                 ("entry", img.address("entry").map { .string("0x" + String($0, radix: 16)) } ?? .null),
                 ("external", .bool(img.external)), ("dataOffset", .int(img.dataOffset)), ("dataSize", .int(img.dataSize)),
                 ("hashes", .array(hashesJSON)),
+                ("signatures", .array(img.signatures.map(signatureJSON))),
             ]))
         }
         lines.append(("default configuration", info.defaultConfiguration ?? "-"))
@@ -59,7 +68,11 @@ public enum FITFormat: InspectableFormat {
                 return v.isEmpty ? nil : "\(k) \(v.joined(separator: ","))"
             }.joined(separator: ", ")
             lines.append(("configuration \(i) (\(c.name))", text))
-            confsJSON.append(.object([("name", .string(c.name))] + keys.map { k in (k, JSON.array(c.strings(k).map { .string($0) })) }))
+            for sig in c.signatures {
+                lines.append(("  \(sig.node.split(separator: "/").last ?? "")", "\(sig.algo) key \(sig.keyNameHint)\(sig.signed ? "" : " (not signed yet)")"))
+            }
+            confsJSON.append(.object([("name", .string(c.name))] + keys.map { k in (k, JSON.array(c.strings(k).map { .string($0) })) }
+                + [("signatures", .array(c.signatures.map(signatureJSON)))]))
         }
         let json = JSON.object([
             ("format", .string(name)), ("source", .string(info.path)), ("description", info.description.map { .string($0) } ?? .null),

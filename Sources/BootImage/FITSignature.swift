@@ -172,8 +172,17 @@ public enum FITSignatureVerifier {
         var exponent: [UInt8] = key.property("rsa,exponent")?.value ?? []
         if exponent.count < 8 { exponent = [1, 0, 1] }
         guard let pub = try? _RSA.Signing.PublicKey(n: modulus, e: Array(exponent.drop { $0 == 0 })) else { return false }
+        if pss {
+            // U-Boot accepts any PSS salt length (mkimage uses the largest); swift-crypto only the
+            // hash length. So PSS is checked here: the RSA public operation, then EMSA-PSS-VERIFY.
+            var h = algo.hash.hasher()
+            try feed { h.update($0) }
+            var e: UInt64 = 0
+            for b in exponent { e = e << 8 | UInt64(b) }
+            return RSAPublicOperation.verifyPSS(signature: signature, digest: h.finalize(), hash: algo.hash, modulus: modulus, exponent: e)
+        }
         let sig = _RSA.Signing.RSASignature(rawRepresentation: signature)
-        let padding: _RSA.Signing.Padding = pss ? .PSS : .insecurePKCS1v1_5
+        let padding: _RSA.Signing.Padding = .insecurePKCS1v1_5
         func check<H: HashFunction>(_: H.Type) throws -> Bool {
             var h = H()
             try feed { h.update(bufferPointer: $0) }
@@ -259,5 +268,101 @@ struct BigWords {
             out += [UInt8(w >> 24), UInt8((w >> 16) & 0xFF), UInt8((w >> 8) & 0xFF), UInt8(w & 0xFF)]
         }
         return out
+    }
+}
+
+/// The RSA public operation (s^e mod n, Montgomery multiplication on 32-bit limbs) and RFC 8017
+/// EMSA-PSS-VERIFY with any salt length, as U-Boot's `padding_pss_verify` accepts.
+enum RSAPublicOperation {
+    static func montgomeryMultiply(_ a: [UInt32], _ b: [UInt32], _ n: [UInt32], _ n0inv: UInt32) -> [UInt32] {
+        let s = n.count
+        var t = [UInt32](repeating: 0, count: s + 2)
+        for i in 0..<s {
+            var c: UInt64 = 0
+            for j in 0..<s {
+                let x = UInt64(t[j]) + UInt64(a[i]) * UInt64(b[j]) + c
+                t[j] = UInt32(truncatingIfNeeded: x)
+                c = x >> 32
+            }
+            var x = UInt64(t[s]) + c
+            t[s] = UInt32(truncatingIfNeeded: x)
+            t[s + 1] = UInt32(x >> 32)
+            let m = t[0] &* n0inv
+            x = UInt64(t[0]) + UInt64(m) * UInt64(n[0])
+            c = x >> 32
+            for j in 1..<s {
+                x = UInt64(t[j]) + UInt64(m) * UInt64(n[j]) + c
+                t[j - 1] = UInt32(truncatingIfNeeded: x)
+                c = x >> 32
+            }
+            x = UInt64(t[s]) + c
+            t[s - 1] = UInt32(truncatingIfNeeded: x)
+            t[s] = t[s + 1] &+ UInt32(x >> 32)
+        }
+        var r = BigWords(limbs: Array(t[0...s]))
+        if r >= BigWords(limbs: n) {
+            var borrow: UInt64 = 0
+            for i in 0..<r.limbs.count {
+                let y = UInt64(i < n.count ? n[i] : 0) + borrow
+                let x = UInt64(r.limbs[i])
+                r.limbs[i] = UInt32(truncatingIfNeeded: x &- y)
+                borrow = x < y ? 1 : 0
+            }
+        }
+        return Array(r.limbs[0..<s])
+    }
+
+    /// s^e mod n, big-endian in and out (`k` bytes out).
+    static func power(_ sig: [UInt8], exponent e: UInt64, modulus: [UInt8]) -> [UInt8] {
+        let n = BigWords(bigEndian: modulus)
+        let bits = n.bitLength
+        let s = n.limbs.count
+        let r2 = Array(n.rSquared(bits: s * 32).limbs[0..<s])
+        let n0 = n.n0Inverse
+        var x = BigWords(bigEndian: sig).limbs
+        x += [UInt32](repeating: 0, count: max(0, s - x.count))
+        x = Array(x[0..<s])
+        let one = [UInt32](repeating: 0, count: s).enumerated().map { $0.offset == 0 ? 1 : $0.element }
+        let xm = montgomeryMultiply(x, r2, n.limbs, n0)
+        var acc = montgomeryMultiply(one, r2, n.limbs, n0)  // R mod n: 1 in Montgomery form
+        var started = false
+        for i in stride(from: 63, through: 0, by: -1) {
+            if started { acc = montgomeryMultiply(acc, acc, n.limbs, n0) }
+            if (e >> UInt64(i)) & 1 == 1 {
+                acc = montgomeryMultiply(acc, xm, n.limbs, n0)
+                started = true
+            }
+        }
+        let out = BigWords(limbs: montgomeryMultiply(acc, one, n.limbs, n0))
+        return out.bigEndianWords(count: s).suffix((bits + 7) / 8).map { $0 }
+    }
+
+    static func mgf1(_ seed: [UInt8], _ length: Int, _ hash: FITHashAlgorithm) -> [UInt8] {
+        var out: [UInt8] = []
+        var counter: UInt32 = 0
+        while out.count < length {
+            out += hash.digest(seed + [UInt8(counter >> 24), UInt8((counter >> 16) & 0xFF), UInt8((counter >> 8) & 0xFF), UInt8(counter & 0xFF)])
+            counter += 1
+        }
+        return Array(out.prefix(length))
+    }
+
+    static func verifyPSS(signature: [UInt8], digest mHash: [UInt8], hash: FITHashAlgorithm, modulus: [UInt8], exponent: UInt64) -> Bool {
+        let modBits = BigWords(bigEndian: modulus).bitLength
+        let emBits = modBits - 1
+        let emLen = (emBits + 7) / 8
+        var em = power(signature, exponent: exponent, modulus: modulus)
+        if em.count > emLen { em = Array(em.suffix(emLen)) }
+        let hLen = mHash.count
+        guard em.count == emLen, emLen >= hLen + 2, em.last == 0xBC else { return false }
+        let maskedDB = Array(em[0..<(emLen - hLen - 1)])
+        let h = Array(em[(emLen - hLen - 1)..<(emLen - 1)])
+        let topBits = 8 * emLen - emBits
+        if topBits > 0 && maskedDB[0] >> (8 - topBits) != 0 { return false }
+        var db = zip(maskedDB, mgf1(h, maskedDB.count, hash)).map { $0 ^ $1 }
+        if topBits > 0 { db[0] &= 0xFF >> topBits }
+        guard let one = db.firstIndex(where: { $0 != 0 }), db[one] == 0x01 else { return false }
+        let salt = Array(db[(one + 1)...])
+        return hash.digest([UInt8](repeating: 0, count: 8) + mHash + salt) == h
     }
 }

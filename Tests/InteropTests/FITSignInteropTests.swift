@@ -188,4 +188,26 @@ import TestSupport
         #expect(v.status == 65 && v.out.contains("/configurations/conf-1/signature-1: sha256,rsa2048:dev BAD"), "\(v.out)")
         #expect(try flashsmith("fit", "verify", swapped, "--key", ctl, "--config", "conf-9").status == 64)
     }
+
+    /// RSASSA-PSS: mkimage uses the largest salt, Flashsmith the hash length; each verifies the
+    /// other's (U-Boot accepts any salt), and a flipped signature byte is caught.
+    @Test func pssBothWays() throws {
+        guard toolsAvailable("mkimage", "dtc", "openssl") else { return }
+        let f = try Self.fixture()
+        let pss = try f.dir.write("pss.its", try String(contentsOfFile: f.its, encoding: .utf8)
+            .replacingOccurrences(of: #"key-name-hint = "dev"; sign-images"#, with: #"key-name-hint = "dev"; padding = "pss"; sign-images"#))
+        let ctl = try control(f, "ctl.dtb")
+        #expect(try run("mkimage", ["-k", f.keys, "-K", ctl, "-r", "-f", pss, f.dir.file("mk.itb")]).status == 0)
+        #expect(try flashsmith("fit", "build", pss, "-o", f.dir.file("fs.itb"), "-k", f.keys).status == 0)
+        for itb in ["mk.itb", "fs.itb"] {
+            let v = try verify(f.dir.file(itb), key: ctl)
+            #expect(v.status == 0 && v.out.contains("/configurations/conf-1/signature-1: sha256,rsa2048:dev ok"), "\(itb): \(v.out)\(v.err)")
+        }
+        var bytes = try readBytes(f.dir.file("mk.itb"))
+        let blob = try FDTBlob(validating: bytes, source: "mk.itb")
+        let value = try #require(try blob.propertyRange("/configurations/conf-1/signature-1", "value"))
+        bytes[value.lowerBound + 100] ^= 0x10
+        let bad = try f.dir.write("bad.itb", bytes)
+        #expect(try verify(bad, key: ctl).status == 65)
+    }
 }
