@@ -31,7 +31,7 @@ public enum FITFormat: InspectableFormat {
         ]
         var imagesJSON: [JSON] = []
         for (i, img) in info.images.enumerated() {
-            var parts = ["\(longName(UImageTables.type, img.string("type")))", "\(longName(UImageTables.comp, img.string("compression")))",
+            var parts = ["\(longName(UImageTables.fitTypes, img.string("type")))", "\(longName(UImageTables.comp, img.string("compression")))",
                          "\(img.dataSize) bytes \(img.external ? "external" : "embedded") at \(hex(img.dataOffset))"]
             if let a = img.string("arch") { parts.append(longName(UImageTables.arch, a)) }
             if let o = img.string("os") { parts.append(longName(UImageTables.os, o)) }

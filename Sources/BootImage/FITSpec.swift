@@ -69,7 +69,7 @@ public enum FITSpec {
                     props.append(cells == 2 ? .cells(k, [UInt32(truncatingIfNeeded: n >> 32), UInt32(truncatingIfNeeded: n)]) : .u32(k, UInt32(truncatingIfNeeded: n)))
                 case "type", "arch", "os", "compression":
                     guard let s = v.string else { throw FITError.badValue(source: path, path: where_, expected: "a name", found: v.kind) }
-                    let table = k == "type" ? UImageTables.type : k == "arch" ? UImageTables.arch : k == "os" ? UImageTables.os : UImageTables.comp
+                    let table = k == "type" ? UImageTables.fitTypes : k == "arch" ? UImageTables.arch : k == "os" ? UImageTables.os : UImageTables.comp
                     guard UImageTables.lookup(table, s) != nil else {
                         throw FITError.badValue(source: path, path: where_, expected: table.map(\.short).filter { $0 != "invalid" }.joined(separator: ", "), found: s)
                     }

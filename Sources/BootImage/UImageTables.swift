@@ -50,6 +50,16 @@ public enum UImageTables {
         .init(id: 6, short: "script", long: "Script"), .init(id: 1, short: "standalone", long: "Standalone Program"),
     ]
 
+    /// Types that exist only inside FIT images (`IH_TYPE_*` ids; mkimage cannot make legacy images of them).
+    public static let fitOnlyTypes: [UImageName] = [
+        .init(id: 22, short: "loadable", long: "A list of typeless images"), .init(id: 29, short: "fpga", long: "FPGA Image"),
+        .init(id: 31, short: "tee", long: "Trusted Execution Environment Image"), .init(id: 39, short: "copro", long: "Coprocessor Image"),
+        .init(id: 45, short: "tfa-bl31", long: "TFA BL31 Image"),
+    ]
+
+    /// Every type a FIT image node may have.
+    public static var fitTypes: [UImageName] { type + fitOnlyTypes }
+
     public static let comp: [UImageName] = [
         .init(id: 0, short: "none", long: "uncompressed"), .init(id: 2, short: "bzip2", long: "bzip2 compressed"),
         .init(id: 1, short: "gzip", long: "gzip compressed"), .init(id: 3, short: "lzma", long: "lzma compressed"),

@@ -55,6 +55,11 @@ import TestSupport
         #expect(p.tree.root.node(at: "configurations")?.property("default")?.stringValue == "conf-1")
     }
 
+    @Test func fitOnlyTypesAreAccepted() throws {
+        let p = try parse("images: { bitstream: { type: fpga, data: x }, optee: { type: tee, arch: arm64, os: tee, data: y } }")
+        #expect(p.tree.root.node(at: "images/bitstream")?.property("type")?.stringValue == "fpga")
+    }
+
     @Test(arguments: [
         ("images: { k: { type: kernal, data: x } }", "images/k/type (line 1): expected filesystem"),
         ("images: { k: { type: kernel } }", "expected images/k/data"),
