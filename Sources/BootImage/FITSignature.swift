@@ -248,17 +248,20 @@ struct BigWords {
                 r.limbs[i] = v << 1 | carry
                 carry = v >> 31
             }
-            if r >= self {
-                var borrow: UInt64 = 0
-                for i in 0..<r.limbs.count {
-                    let y = UInt64(i < limbs.count ? limbs[i] : 0) + borrow
-                    let x = UInt64(r.limbs[i])
-                    r.limbs[i] = UInt32(truncatingIfNeeded: x &- y)
-                    borrow = x < y ? 1 : 0
-                }
-            }
+            if r >= self { r.subtract(self) }
         }
         return r
+    }
+
+    /// self -= other (other ≤ self).
+    mutating func subtract(_ other: BigWords) {
+        var borrow: UInt64 = 0
+        for i in 0..<limbs.count {
+            let y = UInt64(i < other.limbs.count ? other.limbs[i] : 0) + borrow
+            let x = UInt64(limbs[i])
+            limbs[i] = UInt32(truncatingIfNeeded: x &- y)
+            borrow = x < y ? 1 : 0
+        }
     }
 
     func bigEndianWords(count: Int) -> [UInt8] {
@@ -300,15 +303,8 @@ enum RSAPublicOperation {
             t[s] = t[s + 1] &+ UInt32(x >> 32)
         }
         var r = BigWords(limbs: Array(t[0...s]))
-        if r >= BigWords(limbs: n) {
-            var borrow: UInt64 = 0
-            for i in 0..<r.limbs.count {
-                let y = UInt64(i < n.count ? n[i] : 0) + borrow
-                let x = UInt64(r.limbs[i])
-                r.limbs[i] = UInt32(truncatingIfNeeded: x &- y)
-                borrow = x < y ? 1 : 0
-            }
-        }
+        let modulus = BigWords(limbs: n)
+        if r >= modulus { r.subtract(modulus) }
         return Array(r.limbs[0..<s])
     }
 
