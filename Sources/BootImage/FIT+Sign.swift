@@ -74,7 +74,13 @@ extension FIT {
     /// Signs every configuration signature node of a tree in its final layout.
     static func signConfigurations(_ blob: inout FDTBlob, options: BuildOptions) throws {
         guard options.sign else { return }
-        let tree = try DeviceTree.decode(blob.bytes, source: blob.source) { path, name in name == "data" && path.hasPrefix(images + "/") }
+        // Most FITs are not signed: look before walking the whole tree.
+        var any = false
+        for conf in try blob.subnodes(configurations) where try blob.subnodes("\(configurations)/\(conf)").contains(where: { $0.hasPrefix("signature") }) {
+            any = true
+        }
+        guard any else { return }
+        let tree = try DeviceTree.decode(blob.buffer, source: blob.source) { path, name in name == "data" && path.hasPrefix(images + "/") }
         for conf in tree.root.node(at: "configurations")?.children ?? [] {
             for sig in conf.children where sig.name.hasPrefix("signature") {
                 let confPath = "\(configurations)/\(conf.name)", sigPath = "\(confPath)/\(sig.name)"

@@ -85,7 +85,7 @@ public enum FIT {
         let compiled = try ExternalTool.run("dtc", ["-I", "dts", "-O", "dtb", "-i", include, its]).stdout
         var blob = try FDTBlob(validating: compiled, source: path)
         // Where did each marker land? Property values are small now: the whole tree is cheap to walk.
-        let tree = try DeviceTree.decode(blob.bytes, source: path)
+        let tree = try DeviceTree.decode(blob.buffer, source: path)
         var found: [(path: String, property: String, file: String)] = []
         func walk(_ n: DeviceTree.Node, _ p: String) {
             for prop in n.properties {
@@ -179,7 +179,7 @@ public enum FIT {
         let dataSize = pointer
         // The tree without the data (a copy of the small part only), with offsets and sizes.
         let paths = Set(placed.map(\.path))
-        var tree = try DeviceTree.decode(blob.bytes, source: blob.source) { path, name in name == "data" && paths.contains(path) }
+        var tree = try DeviceTree.decode(blob.buffer, source: blob.source) { path, name in name == "data" && paths.contains(path) }
         for p in placed {
             let name = String(p.path.dropFirst(images.count + 1))
             guard let i = tree.root.children.firstIndex(where: { $0.name == "images" }),

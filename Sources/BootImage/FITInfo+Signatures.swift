@@ -18,7 +18,7 @@ extension FITInfo {
     /// bytes, each with `/signature/key-<key-name-hint>` of `control`.
     public func checkSignatures(control: DeviceTree) throws -> [SignatureCheck] {
         let blob = try FDTBlob(validating: try FileIO.read(path, offset: 0, count: treeSize), source: path)
-        let tree = try DeviceTree.decode(blob.bytes, source: path) { p, name in name == "data" && p.hasPrefix(FIT.images + "/") }
+        let tree = try DeviceTree.decode(blob.buffer, source: path) { p, name in name == "data" && p.hasPrefix(FIT.images + "/") }
         let keys = control.root.node(at: "signature")?.children ?? []
         func key(_ hint: String) -> DeviceTree.Node? { keys.first { $0.name == "key-\(hint)" } }
         var out: [SignatureCheck] = []

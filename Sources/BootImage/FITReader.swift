@@ -79,7 +79,7 @@ public struct FITInfo: Sendable {
         guard treeSize <= fileSize else { throw FITError.outOfBounds(source: path, path: "totalsize", offset: 0, size: treeSize, fileSize: fileSize) }
         let blob = try FDTBlob(validating: try FileIO.read(path, offset: 0, count: treeSize), source: path)
         guard try blob.offset(FIT.images) != nil else { throw FITError.missing(source: path, what: "/images node: a device tree, but not a FIT") }
-        let tree = try DeviceTree.decode(blob.bytes, source: path) { p, name in name == "data" && p.hasPrefix(FIT.images + "/") }
+        let tree = try DeviceTree.decode(blob.buffer, source: path) { p, name in name == "data" && p.hasPrefix(FIT.images + "/") }
         func props(_ n: DeviceTree.Node) -> [String: [UInt8]] {
             Dictionary(n.properties.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
         }

@@ -64,7 +64,8 @@ extension DeviceTree {
     /// `fdt_check_full` (bad offsets, overlapping blocks, bad string offsets, unbalanced nodes),
     /// the nesting depth against ``maxDepth``; only then is it walked.
     /// `omitting(path, name)` drops properties from the model (the data of a FIT's images, when
-    /// only the tree around them is wanted).
+    /// only the tree around them is wanted). Pass an `[UInt8]` (a buffer may run past `totalsize`)
+    /// rather than a slice: a slice is copied first.
     public static func decode(_ bytes: some Collection<UInt8>, source: String, omitting: ((String, String) -> Bool)? = nil) throws(DeviceTreeError) -> DeviceTree {
         let bytes = Array(bytes)
         try validate(bytes, source: source)
