@@ -38,6 +38,8 @@ let package = Package(
         .target(name: "Archive", dependencies: ["CArchive", "FlashsmithCore"], swiftSettings: strict),
         // libfdt wrapper: a device tree model, written with libfdt's sequential-write API, read after full validation.
         .target(name: "DeviceTree", dependencies: ["CFDT", "FlashsmithCore"], swiftSettings: strict),
+        // Root filesystems: ELF reading and shared-library closures so far (issue 4 builds the rest).
+        .target(name: "RootFS", dependencies: ["FlashsmithCore"], swiftSettings: strict),
         // Boot images: legacy uImage and FIT.
         .target(
             name: "BootImage",
@@ -52,7 +54,7 @@ let package = Package(
         .target(
             name: "FlashsmithCLI",
             dependencies: [
-                "FlashsmithCore", "UBootEnv", "MTD", "BootImage", "DeviceTree", "Archive",
+                "FlashsmithCore", "UBootEnv", "MTD", "BootImage", "DeviceTree", "Archive", "RootFS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -73,6 +75,7 @@ let package = Package(
             name: "DeviceTreeTests",
             dependencies: ["DeviceTree", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: strict
         ),
+        .testTarget(name: "RootFSTests", dependencies: ["RootFS", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "CModulesTests", dependencies: ["CArchive", "CFDT", "CMTD", "MTD", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: ["UBootEnv", "TestSupport"], swiftSettings: strict),
         .testTarget(
