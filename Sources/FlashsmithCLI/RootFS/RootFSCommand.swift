@@ -4,7 +4,7 @@ import ArgumentParser
 struct RootFSCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rootfs",
-        abstract: "Root filesystem tools: so far, the shared libraries a binary needs from a sysroot.",
-        subcommands: [Ldd.self]
+        abstract: "Root filesystem tools: so far, the shared libraries a binary needs from a sysroot, and a busybox binary's applets.",
+        subcommands: [Ldd.self, Applets.self]
     )
 }
