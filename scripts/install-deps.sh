@@ -11,7 +11,7 @@ PACKAGES=(
   libacl1-dev libzstd-dev liblz4-dev libbz2-dev liblzma-dev zlib1g-dev nettle-dev libxml2-dev
   # peers the interop tests run against
   u-boot-tools libubootenv-tool device-tree-compiler mtd-utils cpio libarchive-tools
-  gzip bzip2 xz-utils lz4 zstd openssl
+  gzip bzip2 xz-utils lz4 zstd openssl python3
   # QEMU end-to-end tests: emulators, Debian's real U-Boot, the guest userland
   qemu-system-arm qemu-system-x86 u-boot-qemu busybox-static kmod
   # benchmarks

@@ -1,0 +1,115 @@
+import CArchive
+import FlashsmithCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Debian binary packages (`deb(5)`): an `ar` archive holding `debian-binary`, `control.tar.*` and
+/// `data.tar.*` (gz, xz, zst, bz2 or none). Unpacking the data part gives what `dpkg -x` gives: a
+/// target sysroot to bundle binaries and libraries from, for any architecture, without root.
+/// Entries are confined to the destination: absolute names and `..` components are refused (with
+/// the entry named), and libarchive's secure-symlink mode refuses to write through a link.
+/// Owners are not applied (the sysroot is a source of files, not an image).
+public enum DebianPackage {
+    public struct Failure: FlashsmithError, Equatable {
+        public var path: String
+        public var message: String
+        public var category: ErrorCategory { .data }
+        public var description: String { "\(path): \(message)" }
+    }
+
+    /// The outer archive, read by the inner one through libarchive's read callback.
+    final class Outer {
+        let archive: OpaquePointer
+        init(_ a: OpaquePointer) { archive = a }
+    }
+
+    /// Unpacks `deb`'s data into `directory` (created if missing); returns the number of entries.
+    @discardableResult
+    public static func extract(_ deb: String, into directory: String) throws -> Int {
+        guard let outer = archive_read_new() else { throw Failure(path: deb, message: "libarchive: out of memory") }
+        defer { archive_read_free(outer) }
+        archive_read_support_format_ar(outer)
+        guard archive_read_open_filename(outer, deb, 1 << 16) == ARCHIVE_OK else {
+            throw Failure(path: deb, message: "expected a Debian package (an ar archive): \(errorText(outer))")
+        }
+        mkdir(directory, 0o755)
+        var entry: OpaquePointer?
+        var members: [String] = []
+        while true {
+            let rc = archive_read_next_header(outer, &entry)
+            if rc == ARCHIVE_EOF { break }
+            guard rc == ARCHIVE_OK || rc == ARCHIVE_WARN, let entry else { throw Failure(path: deb, message: "ar member \(members.count + 1): \(errorText(outer))") }
+            let name = archive_entry_pathname(entry).map { String(cString: $0) } ?? ""
+            members.append(name)
+            if name.hasPrefix("data.tar") { return try extractData(outer: outer, deb: deb, member: name, into: directory) }
+        }
+        throw Failure(path: deb, message: "expected a data.tar.* member, found \(members.isEmpty ? "none" : members.joined(separator: ", "))")
+    }
+
+    static func errorText(_ a: OpaquePointer) -> String { archive_error_string(a).map { String(cString: $0) } ?? "unknown error" }
+
+    /// Entry names as dpkg writes them (`./usr/bin/x`), checked and placed under `directory`.
+    static func confined(_ raw: String, deb: String, member: String, directory: String) throws -> String {
+        var name = raw
+        while name.hasPrefix("./") { name.removeFirst(2) }
+        if name == "." || name.isEmpty { return directory }
+        guard !name.hasPrefix("/"), !name.split(separator: "/").contains("..") else {
+            throw Failure(path: deb, message: "\(member): entry '\(raw)': expected a path inside the package, found one that leaves it")
+        }
+        return "\(directory)/\(name)"
+    }
+
+    static func extractData(outer: OpaquePointer, deb: String, member: String, into directory: String) throws -> Int {
+        guard let inner = archive_read_new(), let disk = archive_write_disk_new() else { throw Failure(path: deb, message: "libarchive: out of memory") }
+        defer {
+            archive_read_free(inner)
+            archive_write_free(disk)
+        }
+        archive_read_support_filter_all(inner)
+        archive_read_support_format_tar(inner)
+        archive_write_disk_set_options(disk, ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT)
+        let box = Unmanaged.passRetained(Outer(outer))
+        defer { box.release() }
+        let read: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?, UnsafeMutablePointer<UnsafeRawPointer?>?) -> la_ssize_t = { _, client, buffer in
+            guard let client, let buffer else { return -1 }
+            let o = Unmanaged<Outer>.fromOpaque(client).takeUnretainedValue()
+            var block: UnsafeRawPointer?
+            var size = 0
+            var offset: la_int64_t = 0
+            let rc = archive_read_data_block(o.archive, &block, &size, &offset)
+            if rc == ARCHIVE_EOF { return 0 }
+            guard rc == ARCHIVE_OK || rc == ARCHIVE_WARN else { return -1 }
+            buffer.pointee = block
+            return la_ssize_t(size)
+        }
+        guard archive_read_open(inner, box.toOpaque(), nil, read, nil) == ARCHIVE_OK else {
+            throw Failure(path: deb, message: "\(member): \(errorText(inner))")
+        }
+        var count = 0
+        var entry: OpaquePointer?
+        while true {
+            let rc = archive_read_next_header(inner, &entry)
+            if rc == ARCHIVE_EOF { break }
+            guard rc == ARCHIVE_OK || rc == ARCHIVE_WARN, let entry else { throw Failure(path: deb, message: "\(member) entry \(count + 1): \(errorText(inner))") }
+            let raw = archive_entry_pathname(entry).map { String(cString: $0) } ?? ""
+            archive_entry_set_pathname(entry, try confined(raw, deb: deb, member: member, directory: directory))
+            if let link = archive_entry_hardlink(entry) {
+                archive_entry_set_hardlink(entry, try confined(String(cString: link), deb: deb, member: member, directory: directory))
+            }
+            guard archive_write_header(disk, entry) >= ARCHIVE_WARN else { throw Failure(path: deb, message: "\(member): \(raw): \(errorText(disk))") }
+            var block: UnsafeRawPointer?
+            var size = 0
+            var offset: la_int64_t = 0
+            while true {
+                let r = archive_read_data_block(inner, &block, &size, &offset)
+                if r == ARCHIVE_EOF { break }
+                guard r >= ARCHIVE_WARN else { throw Failure(path: deb, message: "\(member): \(raw): \(errorText(inner))") }
+                guard archive_write_data_block(disk, block, size, offset) >= ARCHIVE_WARN else { throw Failure(path: deb, message: "\(member): \(raw): \(errorText(disk))") }
+            }
+            guard archive_write_finish_entry(disk) >= ARCHIVE_WARN else { throw Failure(path: deb, message: "\(member): \(raw): \(errorText(disk))") }
+            count += 1
+        }
+        return count
+    }
+}
