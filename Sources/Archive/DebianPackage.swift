@@ -25,15 +25,23 @@ public enum DebianPackage {
     }
 
     /// Unpacks `deb`'s data into `directory` (created if missing); returns the number of entries.
+    /// The entry names are checked in a first pass, so a package with an entry that leaves the
+    /// folder writes nothing at all.
     @discardableResult
     public static func extract(_ deb: String, into directory: String) throws -> Int {
+        _ = try withDataMember(deb) { outer, member in try extractData(outer: outer, deb: deb, member: member, into: directory, write: false) }
+        mkdir(directory, 0o755)
+        return try withDataMember(deb) { outer, member in try extractData(outer: outer, deb: deb, member: member, into: directory, write: true) }
+    }
+
+    /// Opens the ar archive and hands `body` the stream positioned at its data.tar.* member.
+    static func withDataMember(_ deb: String, _ body: (OpaquePointer, String) throws -> Int) throws -> Int {
         guard let outer = archive_read_new() else { throw Failure(path: deb, message: "libarchive: out of memory") }
         defer { archive_read_free(outer) }
         archive_read_support_format_ar(outer)
         guard archive_read_open_filename(outer, deb, 1 << 16) == ARCHIVE_OK else {
             throw Failure(path: deb, message: "expected a Debian package (an ar archive): \(errorText(outer))")
         }
-        mkdir(directory, 0o755)
         var entry: OpaquePointer?
         var members: [String] = []
         while true {
@@ -42,7 +50,7 @@ public enum DebianPackage {
             guard rc == ARCHIVE_OK || rc == ARCHIVE_WARN, let entry else { throw Failure(path: deb, message: "ar member \(members.count + 1): \(errorText(outer))") }
             let name = archive_entry_pathname(entry).map { String(cString: $0) } ?? ""
             members.append(name)
-            if name.hasPrefix("data.tar") { return try extractData(outer: outer, deb: deb, member: name, into: directory) }
+            if name.hasPrefix("data.tar") { return try body(outer, name) }
         }
         throw Failure(path: deb, message: "expected a data.tar.* member, found \(members.isEmpty ? "none" : members.joined(separator: ", "))")
     }
@@ -60,7 +68,7 @@ public enum DebianPackage {
         return "\(directory)/\(name)"
     }
 
-    static func extractData(outer: OpaquePointer, deb: String, member: String, into directory: String) throws -> Int {
+    static func extractData(outer: OpaquePointer, deb: String, member: String, into directory: String, write: Bool) throws -> Int {
         guard let inner = archive_read_new(), let disk = archive_write_disk_new() else { throw Failure(path: deb, message: "libarchive: out of memory") }
         defer {
             archive_read_free(inner)
@@ -96,6 +104,11 @@ public enum DebianPackage {
             archive_entry_set_pathname(entry, try confined(raw, deb: deb, member: member, directory: directory))
             if let link = archive_entry_hardlink(entry) {
                 archive_entry_set_hardlink(entry, try confined(String(cString: link), deb: deb, member: member, directory: directory))
+            }
+            guard write else {
+                archive_read_data_skip(inner)
+                count += 1
+                continue
             }
             guard archive_write_header(disk, entry) >= ARCHIVE_WARN else { throw Failure(path: deb, message: "\(member): \(raw): \(errorText(disk))") }
             var block: UnsafeRawPointer?

@@ -112,16 +112,48 @@ extension FIT {
         }
     }
 
-    /// `-K`: the public key into the control DTB, `/signature/key-<hint>`, in place and atomically.
+    /// `-K`: remembers a public key for the control DTB; ``writeKeys(_:)`` writes them once the FIT
+    /// itself is committed, so a failed build leaves the control DTB as it was.
     static func writeKey(_ key: FITSigningKey, hint: String, algo: String, required: String, options: BuildOptions) throws {
-        guard let path = options.keyDTB else { return }
-        var dtb = try FDTBlob(validating: try FileIO.readAll(path), source: path, extraSpace: 8192)
+        guard options.keyDTB != nil else { return }
+        options.pendingKeys.add(key: key, hint: hint, algo: algo, required: required)
+    }
+
+    /// Writes the remembered keys into the control DTB (`/signature/key-<hint>`), in one atomic edit.
+    /// A key used for configurations is marked "conf" even if images used it too (as mkimage ends up).
+    static func writeKeys(_ options: BuildOptions) throws {
+        guard let path = options.keyDTB, !options.pendingKeys.entries.isEmpty else { return }
+        var dtb = try FDTBlob(validating: try FileIO.readAll(path), source: path, extraSpace: 8192 * options.pendingKeys.entries.count)
         if try dtb.offset("/signature") == nil { try dtb.addSubnode("/", "signature") }
-        let node = try dtb.addSubnode("/signature", "key-\(hint)")
-        for p in try key.publicKeyProperties(hint: hint, algo: algo, required: options.requireKeys ? required : nil) {
-            try dtb.setProperty(node, p.name, p.value)
+        for e in options.pendingKeys.entries {
+            let node = try dtb.addSubnode("/signature", "key-\(e.hint)")
+            for p in try e.key.publicKeyProperties(hint: e.hint, algo: e.algo, required: options.requireKeys ? e.required : nil) {
+                try dtb.setProperty(node, p.name, p.value)
+            }
         }
         try dtb.pack()
         try AtomicFile.write(Array(dtb.bytes), to: path)
+    }
+}
+
+/// Public keys waiting for the control DTB (a reference, so every copy of the options sees them).
+public final class PendingKeys: @unchecked Sendable {
+    struct Entry {
+        var key: FITSigningKey
+        var hint: String
+        var algo: String
+        var required: String
+    }
+
+    var entries: [Entry] = []
+
+    public init() {}
+
+    func add(key: FITSigningKey, hint: String, algo: String, required: String) {
+        if let i = entries.firstIndex(where: { $0.hint == hint }) {
+            entries[i] = Entry(key: key, hint: hint, algo: algo, required: required == "conf" ? "conf" : entries[i].required)
+        } else {
+            entries.append(Entry(key: key, hint: hint, algo: algo, required: required))
+        }
     }
 }

@@ -40,6 +40,8 @@ public enum FIT {
         public var keyDTB: String?
         /// Mark the written keys required (`-r`): "conf" for configuration keys, else "image".
         public var requireKeys = false
+        /// Keys for `keyDTB`, written after the FIT is committed.
+        public let pendingKeys = PendingKeys()
         /// Sign the signature nodes (off for `fit lint`, which only looks).
         public var sign = true
         public var signerName = "flashsmith"
@@ -162,6 +164,7 @@ public enum FIT {
             let size = blob.totalSize
             try blob.buffer.withUnsafeBytes { try out.write(UnsafeRawBufferPointer(rebasing: $0[0..<size])) }
             try out.commit()
+            try writeKeys(options)
             return
         }
         // Layout: image i's data at offset_i = offset_{i-1} + align(len_{i-1}, align_i).
@@ -219,6 +222,7 @@ public enum FIT {
         }
         if dataSize > written { try out.write([UInt8](repeating: 0, count: dataSize - written)) }
         try out.commit()
+        try writeKeys(options)
     }
 
     static func roundUp(_ v: Int, _ a: Int) -> Int { (v + a - 1) / a * a }

@@ -50,6 +50,8 @@ import TestSupport
         #expect(r.status == 65)
         #expect(r.err.contains("data.tar: entry './../escape': expected a path inside the package, found one that leaves it"), "\(r.err)")
         #expect(!FileManager.default.fileExists(atPath: dir.file("out/escape")))
+        // Checked before anything is written: not even the harmless entry before it.
+        #expect(!FileManager.default.fileExists(atPath: dir.file("out/root")))
         #expect(!FileManager.default.fileExists(atPath: dir.file("escape")))
     }
 }
