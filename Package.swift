@@ -23,6 +23,8 @@ let package = Package(
         .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
         .systemLibrary(name: "CFDT", providers: [.apt(["libfdt-dev"])]),
         .systemLibrary(name: "CMTD", providers: [.apt(["libmtd-dev"])]),
+        // glibc's xattr calls and device-number macros (not in Swift's Glibc module).
+        .systemLibrary(name: "CLinux"),
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
 
         // Byte order, CRC32, sizes, atomic files, errors, the format registry behind `inspect`.
@@ -38,8 +40,13 @@ let package = Package(
         .target(name: "Archive", dependencies: ["CArchive", "FlashsmithCore"], swiftSettings: strict),
         // libfdt wrapper: a device tree model, written with libfdt's sequential-write API, read after full validation.
         .target(name: "DeviceTree", dependencies: ["CFDT", "FlashsmithCore"], swiftSettings: strict),
-        // Root filesystems: ELF reading and shared-library closures so far (issue 4 builds the rest).
-        .target(name: "RootFS", dependencies: ["FlashsmithCore"], swiftSettings: strict),
+        // Root filesystems: a manifest built from layers (skeletons, overlays, tables, busybox, modules, bundled
+        // binaries with their libraries) and written as a folder, tar or cpio, without root.
+        .target(
+            name: "RootFS",
+            dependencies: ["CLinux", "FlashsmithCore", "Archive", "YAML", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
         // Boot images: legacy uImage and FIT.
         .target(
             name: "BootImage",

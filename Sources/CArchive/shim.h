@@ -6,3 +6,7 @@
 static inline unsigned int flashsmith_ae_ifreg(void) { return AE_IFREG; }
 static inline unsigned int flashsmith_ae_ifdir(void) { return AE_IFDIR; }
 static inline unsigned int flashsmith_ae_iflnk(void) { return AE_IFLNK; }
+static inline unsigned int flashsmith_ae_ifchr(void) { return AE_IFCHR; }
+static inline unsigned int flashsmith_ae_ifblk(void) { return AE_IFBLK; }
+static inline unsigned int flashsmith_ae_ififo(void) { return AE_IFIFO; }
+static inline unsigned int flashsmith_ae_ifsock(void) { return AE_IFSOCK; }

@@ -1,6 +1,7 @@
 import FlashsmithCore
 import BootImage
 import DeviceTree
+import RootFS
 import UBootEnv
 
 /// The table behind `flashsmith inspect`: every format that can recognise itself, tried in order.
@@ -10,4 +11,5 @@ let registeredFormats: [any InspectableFormat.Type] = [
     FITFormat.self,
     DTBFormat.self,
     EnvFormat.self,
+    RootFSArchiveFormat.self,
 ]

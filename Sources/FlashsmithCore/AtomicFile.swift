@@ -38,6 +38,10 @@ public struct AtomicFile: ~Copyable {
         fchmod(fd, mode)
     }
 
+    /// The temporary file's descriptor, for writers that write to a descriptor themselves (libarchive).
+    /// Whatever they write is committed or abandoned with the rest.
+    public var descriptor: Int32 { fd }
+
     /// Appends `bytes` to the temporary file.
     public mutating func write(_ bytes: UnsafeRawBufferPointer) throws {
         do {

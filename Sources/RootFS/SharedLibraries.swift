@@ -73,6 +73,9 @@ public struct SharedLibraryClosure: Sendable {
     /// For each DT_NEEDED: (needing object, name, where it resolved).
     public var resolved: [(object: String, name: String, path: String)] = []
     public var missing: [Missing] = []
+    /// Every path the loader will open (binaries, interpreters, and each library as found in its
+    /// search directory) with the file it leads to: what a bundle must make work in the image.
+    public var requests: [(path: String, real: String)] = []
 
     public static func compute(binaries: [String], sysroot: Sysroot) throws -> SharedLibraryClosure {
         var out = SharedLibraryClosure()
@@ -83,6 +86,7 @@ public struct SharedLibraryClosure: Sendable {
         func add(_ path: String) -> String? {
             guard let r = sysroot.resolve(path) else { return nil }
             for (l, t) in r.links { links[l] = t }
+            out.requests.append((Sysroot.normalise(path), r.path))
             return r.path
         }
         for b in binaries {

@@ -86,6 +86,35 @@ public enum DebianArtifacts {
         }
     }
 
+    /// The .deb files of `names` for `architecture` (no dependencies resolved: name every package),
+    /// downloaded on first use into `<cache>/debs/<architecture>/` and kept there, for tests that
+    /// unpack them with `flashsmith rootfs sysroot`.
+    public static func debs(_ names: [String], architecture: String) throws -> [String] {
+        try withCache { cache in
+            let folder = "\(cache)/debs/\(architecture)"
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            func existing(_ name: String) -> String? {
+                let files = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+                return files.sorted().last { $0.hasPrefix("\(name)_") && $0.hasSuffix(".deb") }.map { "\(folder)/\($0)" }
+            }
+            var out: [String] = []
+            for n in names {
+                if let d = existing(n) {
+                    out.append(d)
+                    continue
+                }
+                var (apt, _) = try AptContext.make(cache: cache, architecture: architecture, pick: { try $0.require(n) })
+                do {
+                    out.append(try apt.download(n, into: folder))
+                } catch {
+                    apt = try AptContext.makePrivate(cache: cache, architecture: architecture, update: true)
+                    out.append(try apt.download(n, into: folder))
+                }
+            }
+            return out
+        }
+    }
+
     public static func kernel(metapackage: String, architecture: String) throws -> Kernel {
         try withCache { cache in
             do {

@@ -1,10 +1,10 @@
 import ArgumentParser
 
-/// `flashsmith rootfs <verb>`: root filesystems (issue 4 adds build, ls, diff, nfsroot, sysroot).
+/// `flashsmith rootfs <verb>`: root filesystems.
 struct RootFSCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rootfs",
-        abstract: "Root filesystem tools: so far, the shared libraries a binary needs from a sysroot, and a busybox binary's applets.",
-        subcommands: [Ldd.self, Applets.self, SysrootCommand.self]
+        abstract: "Root filesystems: build from skeletons, overlays, tables, busybox, modules and bundled binaries; list, compare; NFS roots; sysroots.",
+        subcommands: [Build.self, Ls.self, Diff.self, NFSRoot.self, Ldd.self, Applets.self, SysrootCommand.self]
     )
 }

@@ -1,0 +1,39 @@
+import ArgumentParser
+import FlashsmithCore
+import RootFS
+
+extension RootFSCommand {
+    /// `flashsmith rootfs ls ARCHIVE|DIR|SPEC [--digests] [--json]`.
+    struct Ls: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "ls",
+            abstract: "List a root filesystem (archive, folder, or spec) mtree-style: type, mode, owner, size, link, device, time, xattrs.",
+            discussion: "Archives: tar, cpio, mtree, any compression. A .yaml/.yml file is a spec: its layers are applied and the result listed without writing anything. Hard links are listed as in tar (the first name holds the data)."
+        )
+
+        @Argument(help: "An archive, a folder, or a YAML spec.")
+        var source: String
+
+        @Flag(name: .long, help: "Add each file's sha256 (reads every byte).")
+        var digests = false
+
+        @OptionGroup var layers: RootFSLayerOptions
+        @OptionGroup var json: JSONOption
+
+        func run() throws {
+            let l = try RootFSCommand.listing(source, layers: layers, digests: digests)
+            try output(json.json ? l.json.encoded() + "\n" : l.text)
+        }
+    }
+
+    static func listing(_ source: String, layers: RootFSLayerOptions, digests: Bool) throws -> Listing {
+        if source.hasSuffix(".yaml") || source.hasSuffix(".yml") {
+            return try Listing.of(manifest: try layers.spec(file: source).build(), origin: source, digests: digests)
+        }
+        switch FileIO.kind(of: source) {
+        case .directory: return try Listing.of(directory: source, digests: digests)
+        case .missing: throw FileError.cannotOpen(path: source, reason: "No such file or directory")
+        default: return try Listing.of(archive: source, digests: digests)
+        }
+    }
+}

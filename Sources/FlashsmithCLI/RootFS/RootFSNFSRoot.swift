@@ -1,0 +1,106 @@
+import ArgumentParser
+import FlashsmithCore
+import RootFS
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension RootFSCommand {
+    /// `flashsmith rootfs nfsroot [SPEC] [layer flags] -o DIR --server IP [--client IP|dhcp] …`.
+    struct NFSRoot: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "nfsroot",
+            abstract: "Write a root filesystem as a folder to export over NFS, with the /etc/exports line, the kernel bootargs and the U-Boot environment that boot it.",
+            discussion: """
+                The kernel mounts it with root=/dev/nfs nfsroot=SERVER:DIR,v3,tcp (NFS client and root-over-NFS built in, \
+                CONFIG_ROOT_NFS and CONFIG_IP_PNP). v3 because U-Boot's nfs command and many kernels' nfsroot do not speak \
+                v4; the server must offer v3 (Debian's nfs-kernel-server does unless RPCNFSDOPTS says --no-nfs-version 3). \
+                As a normal user the tree cannot hold real owners or device nodes: DIR.mtree records them; run as root (or \
+                unpack the tar of 'rootfs build' as root) for an export that is right on the wire.
+                """
+        )
+
+        @Argument(help: "A YAML spec listing the layers (optional).")
+        var spec: String?
+
+        @OptionGroup var layers: RootFSLayerOptions
+
+        @Option(name: .shortAndLong, help: "The folder to export.")
+        var output: String
+
+        @Option(name: .long, help: "The NFS server's address, as the board reaches it.")
+        var server: String
+
+        @Option(name: .long, help: "The board's address, or dhcp.")
+        var client: String = "dhcp"
+
+        @Option(name: .long, help: "Netmask for a static address.")
+        var netmask: String = "255.255.255.0"
+
+        @Option(name: .long, help: "Gateway for a static address (default: none).")
+        var gateway: String = ""
+
+        @Option(name: .long, help: "The board's host name.")
+        var hostname: String = "flashsmith"
+
+        @Option(name: .long, help: "The board's network interface (default: the kernel picks).")
+        var interface: String = ""
+
+        @Option(name: .long, help: "The kernel console, e.g. ttyS0,115200 or ttyAMA0.")
+        var console: String = "ttyS0,115200"
+
+        @OptionGroup var json: JSONOption
+
+        func validate() throws {
+            if spec == nil && layers.isEmpty { throw ValidationError("expected a SPEC or at least one layer flag") }
+            for (name, v) in [("--server", server)] + (client == "dhcp" ? [] : [("--client", client)]) where !Self.isIPv4(v) {
+                throw ValidationError("\(name): expected an IPv4 address, found '\(v)'")
+            }
+        }
+
+        static func isIPv4(_ s: String) -> Bool {
+            let p = s.split(separator: ".", omittingEmptySubsequences: false)
+            return p.count == 4 && p.allSatisfy { UInt8($0) != nil }
+        }
+
+        func run() throws {
+            let manifest = try layers.spec(file: spec).build()
+            var dir = output
+            if !dir.hasPrefix("/") {
+                var buf = [CChar](repeating: 0, count: 4096)
+                if getcwd(&buf, buf.count) != nil { dir = String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) + "/" + dir }
+            }
+            dir = "/" + dir.split(separator: "/").filter { $0 != "." }.joined(separator: "/")
+            let ip = client == "dhcp" ? "dhcp" : "\(client):\(server):\(gateway):\(netmask):\(hostname):\(interface):off"
+            let bootargs = "console=\(console) root=/dev/nfs rw nfsroot=\(server):\(dir),v3,tcp ip=\(ip)"
+            let exports = "\(dir) \(client == "dhcp" ? "*" : client)(rw,sync,no_root_squash,no_subtree_check)"
+            var env: [(String, String)] = [("serverip", server)]
+            if client != "dhcp" {
+                env += [("ipaddr", client), ("netmask", netmask)]
+                if !gateway.isEmpty { env.append(("gatewayip", gateway)) }
+            }
+            env += [("hostname", hostname), ("rootpath", dir), ("bootargs", bootargs)]
+            let envText = env.map { "\($0.0)=\($0.1)\n" }.joined()
+            try RootFSCommand.write(
+                manifest, kind: .dir, compression: .none, level: nil, to: output, json: json.json,
+                extra: [
+                    ("exports", .string(exports)), ("bootargs", .string(bootargs)),
+                    ("ubootEnv", .object(env.map { ($0.0, .string($0.1)) })),
+                ]
+            )
+            if !json.json {
+                try FlashsmithCLI.output(
+                    """
+                    /etc/exports (on \(server), then exportfs -ra):
+                      \(exports)
+                    kernel command line:
+                      \(bootargs)
+                    U-Boot environment (flashsmith env set … or setenv; mkenvimage text):
+                    \(envText.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+
+                    """
+                )
+            }
+        }
+    }
+}

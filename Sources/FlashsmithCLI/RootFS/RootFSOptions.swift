@@ -1,0 +1,129 @@
+import Archive
+import ArgumentParser
+import FlashsmithCore
+import RootFS
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension BusyboxLayer.Links: ExpressibleByArgument {}
+extension ArchiveCompression: ExpressibleByArgument {}
+
+/// The layers of the common case, as flags (every one optional, the list flags repeatable). Applied
+/// after a SPEC's layers, in this order: skeletons, overlays, bundled binaries, modules, busybox
+/// (which leaves paths already taken alone), users tables, device tables.
+struct RootFSLayerOptions: ParsableArguments {
+    @Option(name: .long, help: "A skeleton: a name in rootfs-skeletons/ (base, nfs-dev) or a folder. Repeatable.")
+    var skeleton: [String] = []
+
+    @Option(name: .long, help: "A folder copied over the image (owners become root). Repeatable.")
+    var overlay: [String] = []
+
+    @Option(name: .long, help: "A binary to bundle with its interpreter and shared libraries, as a path in --sysroot. Repeatable.")
+    var bundle: [String] = []
+
+    @Option(name: .long, help: "Where --bundle paths and their libraries are found (default /).")
+    var sysroot: String = "/"
+
+    @Option(name: .long, help: "A kernel modules tree: lib/modules/RELEASE with modules.dep, or a root holding one.")
+    var modules: String?
+
+    @Option(name: .long, help: "A module to include with its dependencies (needs --modules). Repeatable.")
+    var module: [String] = []
+
+    @Option(name: .long, help: "A busybox binary (any architecture): installed as /bin/busybox with a link per applet.")
+    var busybox: String?
+
+    @Option(name: .long, help: "How applets are linked: symlink, hardlink or none.")
+    var busyboxLinks: BusyboxLayer.Links = .symlink
+
+    @Option(name: .long, help: "A users table (Buildroot mkusers format). Repeatable.")
+    var users: [String] = []
+
+    @Option(name: .long, help: "A device table (Buildroot makedevs format). Repeatable.")
+    var devices: [String] = []
+
+    @Option(name: .long, help: "Where skeleton names are looked up (default: $FLASHSMITH_SKELETONS, then rootfs-skeletons/ beside the tool).")
+    var skeletons: [String] = []
+
+    @Option(name: .long, help: "Clamp every time to this (seconds since 1970). Default: the spec's, else $SOURCE_DATE_EPOCH, else 0.")
+    var sourceDateEpoch: Int64?
+
+    var isEmpty: Bool {
+        skeleton.isEmpty && overlay.isEmpty && bundle.isEmpty && modules == nil && busybox == nil && users.isEmpty && devices.isEmpty
+    }
+
+    func validate() throws {
+        if !module.isEmpty && modules == nil { throw ValidationError("--module needs --modules DIR") }
+        if modules != nil && module.isEmpty { throw ValidationError("--modules needs at least one --module NAME") }
+    }
+
+    /// Where skeleton names are looked up.
+    func skeletonPaths() -> [String] {
+        var out = skeletons
+        if let env = getenv("FLASHSMITH_SKELETONS") { out += String(cString: env).split(separator: ":").map(String.init) }
+        var buf = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
+        if n > 0 {
+            var dir = Manifest.parentPath(String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self))
+            out.append(dir + "/../share/flashsmith/rootfs-skeletons")
+            while dir != "/" {
+                if FileIO.kind(of: dir + "/rootfs-skeletons") == .directory {
+                    out.append(dir + "/rootfs-skeletons")
+                    break
+                }
+                dir = Manifest.parentPath(dir)
+            }
+        }
+        out.append("rootfs-skeletons")
+        return out.filter { FileIO.kind(of: $0) == .directory }
+    }
+
+    /// The spec (if any) with the flags' layers after its own.
+    func spec(file: String?) throws -> RootFSSpec {
+        var spec = try file.map { try RootFSSpec.load($0, skeletonPaths: skeletonPaths()) } ?? RootFSSpec()
+        if let sourceDateEpoch { spec.sourceDateEpoch = sourceDateEpoch }
+        for s in skeleton { spec.layers.append(.skeleton(SkeletonLayer(name: s, searchPaths: skeletonPaths()))) }
+        for o in overlay { spec.layers.append(.overlay(OverlayLayer(folder: o))) }
+        if !bundle.isEmpty { spec.layers.append(.bundle(BundleLayer(binaries: bundle, sysroot: sysroot))) }
+        if let modules { spec.layers.append(.modules(ModulesLayer(tree: modules, names: module))) }
+        if let busybox { spec.layers.append(.busybox(BusyboxLayer(binary: busybox, links: busyboxLinks))) }
+        for u in users { spec.layers.append(.users(path: u)) }
+        for d in devices { spec.layers.append(.devices(path: d)) }
+        return spec
+    }
+}
+
+/// How a rootfs is written: the kind from --format or the output's name.
+struct RootFSOutputOptions: ParsableArguments {
+    enum Kind: String, ExpressibleByArgument, CaseIterable { case dir, tar, cpio }
+
+    @Option(name: .shortAndLong, help: "The output: a folder, or an archive (.tar, .cpio, with .gz .xz .zst .lz4 .bz2 for compression).")
+    var output: String
+
+    @Option(name: .long, help: "dir, tar or cpio (default: from the output's name; a name without a known extension is a folder).")
+    var format: Kind?
+
+    @Option(name: .long, help: "none, gzip, xz, zstd, lz4 or bzip2 (default: from the output's name).")
+    var compression: ArchiveCompression?
+
+    @Option(name: .long, help: "Compression level (gzip 1-9, default 6; xz 0-9; zstd 1-19; lz4 1-9).")
+    var level: Int?
+
+    /// (kind, compression) from the flags and the name: `x.tar.zst`, `x.tgz`, `x.cpio.gz`, `x.cpio`.
+    func resolve() throws -> (Kind, ArchiveCompression) {
+        var name = Manifest.nameOf(output)
+        var detected: ArchiveCompression = .none
+        for c in ArchiveCompression.allCases {
+            for s in c.suffixes where name.hasSuffix(s) {
+                detected = c
+                name = String(name.dropLast(s.count)) + (s.hasPrefix(".t") && s.count > 3 ? ".tar" : "")
+            }
+        }
+        let byName: Kind? = name.hasSuffix(".tar") ? .tar : name.hasSuffix(".cpio") ? .cpio : nil
+        let kind = format ?? byName ?? .dir
+        let comp = compression ?? detected
+        if kind == .dir && comp != .none { throw ValidationError("a folder output cannot be compressed: say --format tar or cpio, or drop the compression") }
+        return (kind, comp)
+    }
+}

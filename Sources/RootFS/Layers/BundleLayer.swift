@@ -1,0 +1,72 @@
+import FlashsmithCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Binaries with everything they need to run: their interpreter, shared libraries (closure as
+/// ld.so searches: see ``SharedLibraryClosure``) and the symlinks met on the way, from a sysroot
+/// (the host's `/`, or an unpacked target sysroot). Files keep their path and mode, owned by root.
+///
+/// When the image and the sysroot disagree on a directory (the sysroot has `/lib -> usr/lib`, the
+/// image a real `/lib`), the sysroot's link is not forced in: instead every path the loader will
+/// open is checked in the image and, where it does not lead to the bundled file, a symlink for that
+/// one file is added. Anything that cannot be found is an error listing all of it.
+public struct BundleLayer: Sendable {
+    public var binaries: [String]
+    public var sysroot: String
+
+    public init(binaries: [String], sysroot: String = "/") {
+        self.binaries = binaries
+        self.sysroot = sysroot
+    }
+
+    public struct Failure: FlashsmithError, Equatable {
+        public var message: String
+        public var category: ErrorCategory { .data }
+        public var description: String { message }
+    }
+
+    public func apply(to m: inout Manifest) throws {
+        let root = Sysroot(sysroot)
+        let closure = try SharedLibraryClosure.compute(binaries: binaries, sysroot: root)
+        if !closure.missing.isEmpty {
+            let list = closure.missing.map { "\($0.name) (needed by \($0.neededBy))" }.joined(separator: ", ")
+            throw Failure(message: "bundle from \(sysroot): not found in the sysroot: \(list)")
+        }
+        let source = "bundle from \(sysroot)"
+        for f in closure.files {
+            let host = root.host(f)
+            var st = stat()
+            guard lstat(host, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { throw FileError.notARegularFile(path: host, kind: "something else") }
+            var e = Manifest.Entry(path: f, kind: .file, mode: UInt32(st.st_mode & 0o7777), source: "\(source): \(f)")
+            e.content = .host(path: host, size: Int(st.st_size), device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
+            e.mtime = Int64(st.st_mtim.tv_sec)
+            try m.add(e)
+        }
+        // The sysroot's links where the image has nothing in their place.
+        for l in closure.symlinks where m[m.place(l.path)] == nil {
+            var e = Manifest.Entry(path: l.path, kind: .symlink, mode: 0o777, source: "\(source): \(l.path)")
+            e.target = l.target
+            e.mtime = m.sourceDateEpoch
+            try m.add(e)
+        }
+        // Every path the loader opens must lead to the bundled file.
+        var added = 0
+        for r in closure.requests {
+            let want = m.place(r.real)
+            if m.resolve(r.path) == want { continue }
+            let at = m.place(r.path)
+            guard m[at] == nil else {
+                throw Failure(message: "bundle from \(sysroot): \(r.path) must lead to \(r.real), but the image has a \(m[at]?.kind.rawValue ?? "") there from \(m[at]?.source ?? "")")
+            }
+            var e = Manifest.Entry(path: at, kind: .symlink, mode: 0o777, source: "\(source): \(r.path)")
+            e.target = BusyboxLayer.relative(from: Manifest.parent(at), to: want)
+            e.mtime = m.sourceDateEpoch
+            try m.add(e)
+            added += 1
+        }
+        m.notes.append(
+            "bundle: \(binaries.joined(separator: " ")): \(closure.files.count) file(s)\(added > 0 ? ", \(added) link(s) added where the image's folders differ from the sysroot's" : "")"
+        )
+    }
+}

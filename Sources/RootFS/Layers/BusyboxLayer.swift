@@ -1,0 +1,58 @@
+import FlashsmithCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// busybox: the binary at /bin/busybox and one link per applet, where busybox itself would
+/// install it (`busybox --install` / `make install`), the list read from the binary without running
+/// it. Links are relative symlinks by default (as busybox's `applets/install.sh --symlinks`),
+/// hard links on request, or none. Like Buildroot's `install-noclobber`, an applet whose path is
+/// already taken (a full tool from an earlier layer) is left alone; the report counts them.
+public struct BusyboxLayer: Sendable {
+    public enum Links: String, Sendable, CaseIterable { case symlink, hardlink, none }
+
+    public var binary: String
+    public var links: Links = .symlink
+    public var path = "/bin/busybox"
+
+    public init(binary: String, links: Links = .symlink) {
+        self.binary = binary
+        self.links = links
+    }
+
+    public func apply(to m: inout Manifest) throws {
+        let applets = try BusyboxApplets.read(binary)
+        var st = stat()
+        guard stat(binary, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { throw FileError.notARegularFile(path: binary, kind: "something else") }
+        let source = "busybox \(binary)"
+        var e = Manifest.Entry(path: path, kind: .file, mode: 0o755, source: source)
+        e.content = .host(path: binary, size: Int(st.st_size), device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
+        e.mtime = Int64(st.st_mtim.tv_sec)
+        let placed = try m.add(e)
+        var kept = 0
+        for a in applets where links != .none {
+            let p = m.place(a.path)
+            if p == placed { continue }
+            if m[p] != nil {
+                kept += 1
+                continue
+            }
+            var l = Manifest.Entry(path: p, kind: links == .symlink ? .symlink : .hardlink, mode: links == .symlink ? 0o777 : 0o755, source: source)
+            l.target = links == .symlink ? Self.relative(from: Manifest.parent(p), to: placed) : placed
+            l.mtime = m.sourceDateEpoch
+            try m.add(l)
+        }
+        let linkText = links == .none ? "no links" : "\(applets.count - kept) \(links.rawValue)s"
+        m.notes.append("busybox: \(applets.count) applets, \(linkText)\(kept > 0 ? ", \(kept) applet path(s) already taken and kept" : "")")
+    }
+
+    /// The relative path from folder `dir` to `file` (both absolute, normalised).
+    static func relative(from dir: String, to file: String) -> String {
+        let d = dir.split(separator: "/")
+        let f = file.split(separator: "/")
+        var common = 0
+        while common < d.count, common < f.count - 1, d[common] == f[common] { common += 1 }
+        let up = Array(repeating: "..", count: d.count - common)
+        return (up + f[common...].map(String.init)).joined(separator: "/")
+    }
+}

@@ -1,0 +1,233 @@
+import FlashsmithCore
+
+/// Buildroot's users table (`support/scripts/mkusers`, `docs/manual/makeusers-syntax.adoc`):
+/// ```
+/// # username uid group gid password home shell groups comment
+/// alice      -2  alice -2  =secret  /home/alice /bin/sh video,audio Alice A.
+/// daemon2    -1  daemon2 -1 *       -           -       -           -
+/// ```
+/// uid/gid `-1` pick the lowest free system id (100–999), `-2` the lowest free user id
+/// (1000–1999); an existing name keeps its id. Passwords: `-` empty, `=clear` hashed, `!=clear`
+/// hashed and locked (`!` prefix), anything else (`*`, `!`, a hash) copied. Hashes are crypt
+/// SHA-512 (`$6$`) with a salt derived from the user name and SOURCE_DATE_EPOCH, so two builds
+/// give the same bytes (mkusers uses a random salt). Home `-` means `/` and nothing created; a
+/// home is created (0755) and everything in it owned by the user. Shell `-` means `/bin/false`.
+/// Extra groups are created when missing (system ids for system users). `#` starts a comment
+/// anywhere on a line, as in mkusers. Processing order as mkusers: primary groups with fixed
+/// gids, then automatic ones, extra groups, users with fixed uids, then automatic ones.
+/// /etc/passwd, /etc/group, /etc/shadow (and /etc/gshadow when present) are rewritten; lines of
+/// existing accounts keep their place; a user or group that exists with another id is an error.
+public struct UsersTable: Sendable {
+    public struct User: Sendable, Equatable {
+        public var line: Int
+        public var name: String
+        public var uid: Int64
+        public var group: String
+        public var gid: Int64
+        public var password: String
+        public var home: String
+        public var shell: String
+        public var groups: [String]
+        public var comment: String
+    }
+
+    public struct Failure: FlashsmithError, Equatable {
+        public var file: String
+        public var line: Int
+        public var message: String
+        public var category: ErrorCategory { .data }
+        public var description: String { "\(file):\(line): \(message)" }
+    }
+
+    public var file: String
+    public var users: [User]
+
+    static let system: ClosedRange<UInt32> = 100...999
+    static let user: ClosedRange<UInt32> = 1000...1999
+
+    public static func load(_ path: String) throws -> UsersTable {
+        try parse(String(decoding: try FileIO.readAll(path), as: UTF8.self), file: path)
+    }
+
+    public static func parse(_ text: String, file: String) throws -> UsersTable {
+        var out: [User] = []
+        for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let n = i + 1
+            let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+            var rest = Substring(line)
+            var fields: [String] = []
+            while fields.count < 8 {
+                rest = rest.drop { $0 == " " || $0 == "\t" }
+                guard !rest.isEmpty else { break }
+                let f = rest.prefix { $0 != " " && $0 != "\t" }
+                fields.append(String(f))
+                rest = rest.dropFirst(f.count)
+            }
+            if fields.isEmpty { continue }
+            guard fields.count == 8 else {
+                throw Failure(file: file, line: n, message: "expected 'username uid group gid password home shell groups [comment]', found \(fields.count) field(s)")
+            }
+            guard fields[0] != "root" else { throw Failure(file: file, line: n, message: "user 'root': expected a new user; root comes from the skeleton") }
+            let comment = String(rest.drop { $0 == " " || $0 == "\t" }).trimmingSpaces()
+            func id(_ s: String, _ what: String) throws -> Int64 {
+                guard let v = Int64(s), v == -1 || v == -2 || (v > 0 && v <= Int64(UInt32.max)) else {
+                    throw Failure(file: file, line: n, message: "\(what): expected a positive number, -1 (system) or -2 (user), found '\(s)'")
+                }
+                return v
+            }
+            let u = User(
+                line: n, name: fields[0], uid: fields[0] == "-" ? -1 : try id(fields[1], "uid"), group: fields[2], gid: try id(fields[3], "gid"),
+                password: fields[4], home: fields[5], shell: fields[6] == "-" ? "/bin/false" : fields[6],
+                groups: fields[7] == "-" ? [] : fields[7].split(separator: ",").map(String.init), comment: comment
+            )
+            for name in [u.name, u.group] + u.groups where name != "-" {
+                guard !name.isEmpty, !name.contains(":"), !name.contains(","), !name.contains("/") else {
+                    throw Failure(file: file, line: n, message: "name '\(name)': expected no ':', ',' or '/'")
+                }
+            }
+            guard u.home == "-" || (u.home.hasPrefix("/") && u.home != "/") else {
+                throw Failure(file: file, line: n, message: "home: expected an absolute path other than / or '-', found '\(u.home)'")
+            }
+            guard !u.home.split(separator: "/").contains("..") else {
+                throw Failure(file: file, line: n, message: "home '\(u.home)': expected a path inside the image, found a '..' component")
+            }
+            out.append(u)
+        }
+        return UsersTable(file: file, users: out)
+    }
+
+    /// One of passwd/group/shadow/gshadow as lines split on ':', with its entry in the image.
+    struct Database {
+        var path: String?
+        var lines: [[String]] = []
+        func index(_ name: String) -> Int? { lines.firstIndex { $0.first == name } }
+        mutating func upsert(_ fields: [String]) {
+            if let i = index(fields[0]) { lines[i] = fields } else { lines.append(fields) }
+        }
+        var text: [UInt8] { Array(lines.map { $0.joined(separator: ":") + "\n" }.joined().utf8) }
+    }
+
+    static func database(_ m: Manifest, _ file: String, required: Bool) throws -> Database {
+        guard let p = m.resolve(file), let e = m[p], e.kind == .file else { return Database(path: required ? file : nil) }
+        let text = String(decoding: try m.contents(e), as: UTF8.self)
+        return Database(path: p, lines: text.split(separator: "\n").map { $0.split(separator: ":", omittingEmptySubsequences: false).map(String.init) })
+    }
+
+    public func apply(to m: inout Manifest) throws {
+        var passwd = try Self.database(m, "/etc/passwd", required: true)
+        var group = try Self.database(m, "/etc/group", required: true)
+        var shadow = try Self.database(m, "/etc/shadow", required: true)
+        var gshadow = try Self.database(m, "/etc/gshadow", required: false)
+        func fail(_ u: User, _ message: String) -> Failure { Failure(file: file, line: u.line, message: message) }
+        func usedGids() -> Set<UInt32> { Set(group.lines.compactMap { $0.count > 2 ? UInt32($0[2]) : nil }) }
+        func usedUids() -> Set<UInt32> { Set(passwd.lines.compactMap { $0.count > 2 ? UInt32($0[2]) : nil }) }
+        func free(_ range: ClosedRange<UInt32>, _ used: Set<UInt32>, _ u: User, _ what: String) throws -> UInt32 {
+            guard let v = range.first(where: { !used.contains($0) }) else { throw fail(u, "no free \(what) left in \(range)") }
+            return v
+        }
+        func gidOf(_ name: String) -> UInt32? { group.index(name).flatMap { group.lines[$0].count > 2 ? UInt32(group.lines[$0][2]) : nil } }
+        func addGroup(_ name: String, _ wanted: Int64, _ u: User) throws {
+            if let existing = gidOf(name) {
+                if wanted > 0, UInt32(wanted) != existing {
+                    throw fail(u, "group '\(name)' exists with gid \(existing), the table asks for \(wanted)")
+                }
+                return
+            }
+            let gid: UInt32
+            if wanted > 0 {
+                gid = UInt32(wanted)
+                if let other = group.lines.first(where: { $0.count > 2 && $0[2] == String(gid) }) {
+                    throw fail(u, "gid \(gid) for group '\(name)' is already group '\(other[0])'")
+                }
+            } else {
+                gid = try free(wanted == -2 ? Self.user : Self.system, usedGids(), u, "gid")
+            }
+            group.upsert([name, "x", String(gid), ""])
+            if gshadow.path != nil { gshadow.upsert([name, "*", "", ""]) }
+        }
+        // Primary groups: fixed gids first, then automatic ones; then extra groups.
+        for u in users where u.gid > 0 { try addGroup(u.group, u.gid, u) }
+        for u in users where u.gid < 0 { try addGroup(u.group, u.gid, u) }
+        for u in users {
+            let range: Int64 = u.uid < 0 ? u.uid : (u.uid <= 999 ? -1 : -2)
+            for g in u.groups { try addGroup(g, range, u) }
+        }
+        var homes: [(String, UInt32, UInt32, User)] = []
+        for u in users.filter({ $0.uid > 0 }) + users.filter({ $0.uid < 0 }) where u.name != "-" {
+            guard let gid = gidOf(u.group) else { throw fail(u, "group '\(u.group)' missing") }
+            var uid: UInt32
+            if let i = passwd.index(u.name), passwd[i].count > 3, let old = UInt32(passwd.lines[i][2]) {
+                if u.uid > 0, UInt32(u.uid) != old { throw fail(u, "user '\(u.name)' exists with uid \(old), the table asks for \(u.uid)") }
+                if passwd.lines[i][3] != String(gid) { throw fail(u, "user '\(u.name)' exists with gid \(passwd.lines[i][3]), the table gives group \(u.group) (\(gid))") }
+                uid = old
+            } else if u.uid > 0 {
+                uid = UInt32(u.uid)
+                if let other = passwd.lines.first(where: { $0.count > 2 && $0[2] == String(uid) }) {
+                    throw fail(u, "uid \(uid) for '\(u.name)' is already user '\(other[0])'")
+                }
+            } else {
+                uid = try free(u.uid == -2 ? Self.user : Self.system, usedUids(), u, "uid")
+            }
+            let home = u.home == "-" ? "/" : u.home
+            passwd.upsert([u.name, "x", String(uid), String(gid), u.comment, home, u.shell])
+            shadow.upsert([u.name, try password(u, m.sourceDateEpoch), "", "", "", "", "", "", ""])
+            for g in u.groups {
+                guard let i = group.index(g) else { continue }
+                var members = group.lines[i].count > 3 ? group.lines[i][3].split(separator: ",").map(String.init) : []
+                members.removeAll { $0 == u.name }
+                members.append(u.name)
+                while group.lines[i].count < 4 { group.lines[i].append("") }
+                group.lines[i][3] = members.joined(separator: ",")
+                if gshadow.path != nil, let j = gshadow.index(g) {
+                    while gshadow.lines[j].count < 4 { gshadow.lines[j].append("") }
+                    var gm = gshadow.lines[j][3].split(separator: ",").map(String.init)
+                    gm.removeAll { $0 == u.name }
+                    gm.append(u.name)
+                    gshadow.lines[j][3] = gm.joined(separator: ",")
+                }
+            }
+            if u.home != "-" { homes.append((u.home, uid, gid, u)) }
+        }
+        let source = "users table \(file)"
+        func write(_ db: Database, _ mode: UInt32) throws {
+            guard let path = db.path else { return }
+            if m[path] != nil {
+                m.update(path) { $0.content = .bytes(db.text) }
+            } else {
+                var e = Manifest.Entry(path: path, kind: .file, mode: mode, source: source)
+                e.content = .bytes(db.text)
+                e.mtime = m.sourceDateEpoch
+                try m.add(e)
+            }
+        }
+        try write(passwd, 0o644)
+        try write(group, 0o644)
+        try write(shadow, 0o600)
+        try write(gshadow, 0o600)
+        for (home, uid, gid, u) in homes {
+            let p = try m.mkdir(home, source: "\(source):\(u.line)")
+            for q in m.tree(p) {
+                m.update(q) {
+                    $0.uid = uid
+                    $0.gid = gid
+                }
+            }
+        }
+    }
+
+    func password(_ u: User, _ epoch: Int64) throws -> String {
+        let p = u.password
+        if p == "-" { return "" }
+        if p.hasPrefix("!=") { return "!" + hash(String(p.dropFirst(2)), u, epoch) }
+        if p.hasPrefix("=") { return hash(String(p.dropFirst()), u, epoch) }
+        return p
+    }
+
+    func hash(_ clear: String, _ u: User, _ epoch: Int64) -> String {
+        SHA512Crypt.hash(password: Array(clear.utf8), salt: SHA512Crypt.salt(seed: Array("flashsmith:\(u.name):\(epoch)".utf8)))
+    }
+}
+
+extension UsersTable.Database {
+    subscript(_ i: Int) -> [String] { lines[i] }
+}

@@ -1,0 +1,243 @@
+import Archive
+import CLinux
+import FlashsmithCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Writes a manifest as a folder (an NFS root), with `DIR.mtree` beside it recording every entry's
+/// truth (type, mode, owner, time, link, device, size, sha256) whatever could be applied.
+///
+/// As root, owners, device nodes and xattrs are applied. As a normal user they cannot be: files
+/// are owned by the user, device nodes and sockets are left out, `security.*` xattrs too; the
+/// report says how many of each, and the mtree still has them (`bsdtar -cf rootfs.tar -C DIR
+/// @DIR.mtree` … or, as root, `bsdtar -xpf` of a tar written by `rootfs build`, gives the real tree).
+///
+/// Safety: the tree is built in a fresh temporary folder beside the destination; every entry is
+/// created relative to its parent's descriptor with O_NOFOLLOW/O_EXCL (no path is ever resolved
+/// through a symlink being written); folders get their final modes last. The finished folder then
+/// replaces the destination (the old one is removed without following links).
+public enum DirectoryOutput {
+    public struct Report: Sendable {
+        public var entries = 0
+        public var dataBytes = 0
+        public var notApplied: [String: Int] = [:]
+        public var mtree = ""
+        public var notes: [String] = []
+    }
+
+    struct Failure: FlashsmithError {
+        var path: String
+        var message: String
+        var category: ErrorCategory { .cannotCreate }
+        var description: String { "\(path): \(message)" }
+    }
+
+    public static func write(_ m: Manifest, to dir: String) throws -> Report {
+        let plan = try OutputPlan(m)
+        let destination = dir.count > 1 && dir.hasSuffix("/") ? String(dir.dropLast()) : dir
+        switch FileIO.kind(of: destination) {
+        case .missing, .directory: break
+        default: throw Failure(path: destination, message: "expected a folder (or nothing) to replace, found a file")
+        }
+        let parent = destination.lastIndex(of: "/").map { String(destination[..<$0]) } ?? "."
+        let base = destination.lastIndex(of: "/").map { String(destination[destination.index(after: $0)...]) } ?? destination
+        var template = Array("\(parent.isEmpty ? "/" : parent)/.\(base).flashsmith-XXXXXX".utf8CString)
+        guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
+            throw Failure(path: destination, message: "cannot create a temporary folder beside it: \(FileIO.errnoText())")
+        }
+        let temp = String(cString: template.map { UInt8(bitPattern: $0) })
+        var committed = false
+        defer { if !committed { removeTree(temp) } }
+
+        let isRoot = geteuid() == 0
+        var report = Report()
+        let mtreeFile = try AtomicFile(destination: destination + ".mtree")
+        let mtree = try ArchiveWriter(descriptor: mtreeFile.descriptor, path: destination + ".mtree", format: .mtree, compression: .none)
+        let rootFD = open(temp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard rootFD >= 0 else { throw Failure(path: temp, message: FileIO.errnoText()) }
+        defer { close(rootFD) }
+        var stack: [(path: String, fd: Int32)] = [("/", rootFD)]
+        defer { for s in stack.dropFirst() { close(s.fd) } }
+        var firstName: [Int64: String] = [:]
+        var directories: [OutputPlan.Item] = []
+        func skip(_ what: String) { report.notApplied[what, default: 0] += 1 }
+
+        for item in plan.items {
+            let e = item.entry
+            try mtree.begin(plan.member(item, format: .mtree, firstName: firstName))
+            defer { if firstName[item.inode] == nil { firstName[item.inode] = e.path } }
+            report.entries += 1
+            if e.path == "/" {
+                directories.append(item)
+                continue
+            }
+            let parentPath = Manifest.parent(e.path)
+            while let top = stack.last, top.path != parentPath {
+                guard stack.count > 1 else { throw Failure(path: e.path, message: "its folder \(parentPath) was not written first") }
+                close(top.fd)
+                stack.removeLast()
+            }
+            let pfd = stack[stack.count - 1].fd
+            let name = Manifest.name(e.path)
+            let d = item.dataSource
+            func fail(_ what: String) -> Failure { Failure(path: temp + e.path, message: "\(what): \(FileIO.errnoText())") }
+            switch e.kind {
+            case .directory:
+                guard mkdirat(pfd, name, 0o700) == 0 else { throw fail("mkdir") }
+                let fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                guard fd >= 0 else { throw fail("open folder") }
+                stack.append((e.path, fd))
+                directories.append(item)
+            case .file, .hardlink:
+                if item.linkIndex > 0, let first = firstName[item.inode] {
+                    guard linkat(AT_FDCWD, temp + first, pfd, name, 0) == 0 else { throw fail("link to \(first)") }
+                    continue
+                }
+                let fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+                guard fd >= 0 else { throw fail("create") }
+                defer { close(fd) }
+                var offset = 0
+                try ContentReader.stream(d) { chunk in
+                    try FileIO.writeAll(fd, chunk, path: temp + e.path, offset: offset)
+                    try mtree.write(chunk)
+                    offset += chunk.count
+                }
+                report.dataBytes += offset
+                if isRoot {
+                    guard fchown(fd, d.uid, d.gid) == 0 else { throw fail("chown") }
+                } else if d.uid != geteuid() || d.gid != getegid() {
+                    skip("owners")
+                }
+                guard fchmod(fd, mode_t(d.mode)) == 0 else { throw fail("chmod") }
+                for (k, v) in d.xattrs.sorted(by: { $0.key < $1.key }) {
+                    if !isRoot && !k.hasPrefix("user.") {
+                        skip("xattrs")
+                        continue
+                    }
+                    guard v.withUnsafeBytes({ fsetxattr(fd, k, $0.baseAddress, $0.count, 0) }) == 0 else { throw fail("setxattr \(k)") }
+                }
+                var times = [timespec(tv_sec: time_t(d.mtime), tv_nsec: 0), timespec(tv_sec: time_t(d.mtime), tv_nsec: 0)]
+                guard futimens(fd, &times) == 0 else { throw fail("set time") }
+            case .symlink:
+                guard symlinkat(e.target, pfd, name) == 0 else { throw fail("symlink") }
+                if isRoot {
+                    guard fchownat(pfd, name, e.uid, e.gid, AT_SYMLINK_NOFOLLOW) == 0 else { throw fail("chown") }
+                } else if e.uid != geteuid() || e.gid != getegid() {
+                    skip("owners")
+                }
+                var times = [timespec(tv_sec: time_t(e.mtime), tv_nsec: 0), timespec(tv_sec: time_t(e.mtime), tv_nsec: 0)]
+                guard utimensat(pfd, name, &times, AT_SYMLINK_NOFOLLOW) == 0 else { throw fail("set time") }
+            case .charDevice, .blockDevice, .fifo, .socket:
+                let type: mode_t = e.kind == .charDevice ? S_IFCHR : e.kind == .blockDevice ? S_IFBLK : e.kind == .fifo ? S_IFIFO : S_IFSOCK
+                if e.kind != .fifo && !isRoot {
+                    skip(e.kind == .socket ? "sockets" : "device nodes")
+                    continue
+                }
+                guard mknodat(pfd, name, type | mode_t(e.mode & 0o777), dev_t(flashsmith_makedev(e.major, e.minor))) == 0 else { throw fail("mknod") }
+                if isRoot {
+                    guard fchownat(pfd, name, e.uid, e.gid, AT_SYMLINK_NOFOLLOW) == 0 else { throw fail("chown") }
+                } else if e.uid != geteuid() || e.gid != getegid() {
+                    skip("owners")
+                }
+                guard fchmodat(pfd, name, mode_t(e.mode), 0) == 0 else { throw fail("chmod") }
+                var times = [timespec(tv_sec: time_t(e.mtime), tv_nsec: 0), timespec(tv_sec: time_t(e.mtime), tv_nsec: 0)]
+                guard utimensat(pfd, name, &times, AT_SYMLINK_NOFOLLOW) == 0 else { throw fail("set time") }
+            }
+        }
+        for s in stack.dropFirst() { close(s.fd) }
+        stack = [("/", rootFD)]
+        // Folders last, deepest first: their modes may forbid writing, and writing changes their times.
+        for item in directories.reversed() {
+            let e = item.entry
+            let fd = try openFolder(rootFD, e.path, temp)
+            defer { if fd != rootFD { close(fd) } }
+            func fail(_ what: String) -> Failure { Failure(path: temp + e.path, message: "\(what): \(FileIO.errnoText())") }
+            if isRoot {
+                guard fchown(fd, e.uid, e.gid) == 0 else { throw fail("chown") }
+            } else if e.uid != geteuid() || e.gid != getegid() {
+                skip("owners")
+            }
+            guard fchmod(fd, mode_t(e.mode)) == 0 else { throw fail("chmod") }
+            for (k, v) in e.xattrs.sorted(by: { $0.key < $1.key }) {
+                if !isRoot && !k.hasPrefix("user.") {
+                    skip("xattrs")
+                    continue
+                }
+                guard v.withUnsafeBytes({ fsetxattr(fd, k, $0.baseAddress, $0.count, 0) }) == 0 else { throw fail("setxattr \(k)") }
+            }
+            var times = [timespec(tv_sec: time_t(e.mtime), tv_nsec: 0), timespec(tv_sec: time_t(e.mtime), tv_nsec: 0)]
+            guard futimens(fd, &times) == 0 else { throw fail("set time") }
+        }
+        try mtree.finish()
+        // Swap the finished tree in.
+        if FileIO.kind(of: destination) == .directory {
+            var old = Array("\(parent.isEmpty ? "/" : parent)/.\(base).old-XXXXXX".utf8CString)
+            guard old.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else { throw Failure(path: destination, message: "cannot create a folder beside it: \(FileIO.errnoText())") }
+            let oldPath = String(cString: old.map { UInt8(bitPattern: $0) })
+            guard rename(destination, oldPath) == 0 else { throw Failure(path: destination, message: "cannot move the old tree aside: \(FileIO.errnoText())") }
+            guard rename(temp, destination) == 0 else {
+                let reason = FileIO.errnoText()
+                rename(oldPath, destination)
+                throw Failure(path: destination, message: "cannot move the new tree in place: \(reason)")
+            }
+            removeTree(oldPath)
+        } else {
+            guard rename(temp, destination) == 0 else { throw Failure(path: destination, message: "cannot move the new tree in place: \(FileIO.errnoText())") }
+        }
+        committed = true
+        try mtreeFile.commit()
+        report.mtree = destination + ".mtree"
+        if !report.notApplied.isEmpty {
+            let list = report.notApplied.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+            report.notes.append("not root: \(list) not applied; \(report.mtree) records them (bsdtar -cf rootfs.tar -C \(destination) @\(report.mtree) needs no root)")
+        }
+        return report
+    }
+
+    /// Opens a folder of the tree component by component, never through a symlink.
+    static func openFolder(_ root: Int32, _ path: String, _ temp: String) throws -> Int32 {
+        var fd = root
+        for c in path.split(separator: "/") {
+            let next = openat(fd, String(c), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            if fd != root { close(fd) }
+            guard next >= 0 else { throw Failure(path: temp + path, message: "open folder: \(FileIO.errnoText())") }
+            fd = next
+        }
+        return fd
+    }
+
+    /// Removes a tree without following symlinks (used on our own temporary and replaced trees).
+    public static func removeTree(_ path: String) {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else {
+            unlink(path)
+            return
+        }
+        removeContents(fd)
+        close(fd)
+        rmdir(path)
+    }
+
+    static func removeContents(_ fd: Int32) {
+        let dup = dup(fd)
+        guard dup >= 0, let d = fdopendir(dup) else { return }
+        defer { closedir(d) }
+        var names: [String] = []
+        while let e = readdir(d) {
+            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        for n in names {
+            let sub = openat(fd, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            if sub >= 0 {
+                fchmod(sub, 0o700)
+                removeContents(sub)
+                close(sub)
+                unlinkat(fd, n, AT_REMOVEDIR)
+            } else {
+                unlinkat(fd, n, 0)
+            }
+        }
+    }
+}

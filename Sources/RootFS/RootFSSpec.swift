@@ -1,0 +1,194 @@
+import FlashsmithCore
+import YAML
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A root filesystem described as layers applied in order, from a YAML file or from command-line
+/// flags. Relative paths in a file are relative to the file's folder.
+/// ```yaml
+/// source-date-epoch: 1700000000     # optional: else $SOURCE_DATE_EPOCH, else 0
+/// layers:
+///   - skeleton: base                # a name in rootfs-skeletons/, or a folder
+///   - busybox: /bin/busybox
+///     links: symlink                # symlink (default) | hardlink | none
+///   - overlay: overlay/
+///     destination: /                # where it goes (default /)
+///     replace: false                # may replace entries of another type
+///     modes: keep                   # keep (default) | normalise (0755/0644 by the x bit)
+///     owner: 0:0                    # default; `keep` keeps the folder's owners
+///   - users: users_table.txt        # mkusers format
+///   - devices: device_table.txt     # makedevs format
+///   - modules: /path/to/lib/modules/6.1.0-26-amd64
+///     load: [nandsim, ubifs]
+///   - bundle: [/usr/bin/zstd]
+///     sysroot: /                    # default /
+///   - file: /etc/motd
+///     content: "hello\n"
+///     mode: 0644                    # optional; uid, gid too
+/// ```
+public struct RootFSSpec: Sendable {
+    public enum Layer: Sendable {
+        case skeleton(SkeletonLayer)
+        case overlay(OverlayLayer)
+        case busybox(BusyboxLayer)
+        case devices(path: String)
+        case users(path: String)
+        case modules(ModulesLayer)
+        case bundle(BundleLayer)
+        case file(path: String, content: [UInt8], mode: UInt32, uid: UInt32, gid: UInt32, source: String)
+    }
+
+    public struct Failure: FlashsmithError, Equatable {
+        public var file: String
+        public var line: Int
+        public var message: String
+        public var category: ErrorCategory { .data }
+        public var description: String { line > 0 ? "\(file):\(line): \(message)" : "\(file): \(message)" }
+    }
+
+    public var layers: [Layer] = []
+    public var sourceDateEpoch: Int64?
+
+    public init(layers: [Layer] = [], sourceDateEpoch: Int64? = nil) {
+        self.layers = layers
+        self.sourceDateEpoch = sourceDateEpoch
+    }
+
+    /// SOURCE_DATE_EPOCH from the spec, else the environment, else 0: the same inputs always give
+    /// the same bytes.
+    public func epoch() throws -> Int64 {
+        if let sourceDateEpoch { return sourceDateEpoch }
+        guard let env = getenv("SOURCE_DATE_EPOCH") else { return 0 }
+        let s = String(cString: env)
+        guard let v = Int64(s), v >= 0 else { throw Failure(file: "SOURCE_DATE_EPOCH", line: 0, message: "expected seconds since 1970, found '\(s)'") }
+        return v
+    }
+
+    /// Applies every layer to an empty root.
+    public func build() throws -> Manifest {
+        var m = Manifest(sourceDateEpoch: try epoch())
+        for l in layers {
+            switch l {
+            case let .skeleton(s): try s.apply(to: &m)
+            case let .overlay(o): try o.apply(to: &m)
+            case let .busybox(b): try b.apply(to: &m)
+            case let .devices(p): try DeviceTable.load(p).apply(to: &m)
+            case let .users(p): try UsersTable.load(p).apply(to: &m)
+            case let .modules(x): try x.apply(to: &m)
+            case let .bundle(b): try b.apply(to: &m)
+            case let .file(path, content, mode, uid, gid, source):
+                var e = Manifest.Entry(path: path, kind: .file, mode: mode, source: source)
+                e.content = .bytes(content)
+                e.uid = uid
+                e.gid = gid
+                e.mtime = m.sourceDateEpoch
+                try m.add(e)
+            }
+        }
+        return m
+    }
+
+    public static func load(_ path: String, skeletonPaths: [String]) throws -> RootFSSpec {
+        let text = String(decoding: try FileIO.readAll(path), as: UTF8.self)
+        guard let root = try YAML.parse(text, source: path), root.mapping != nil else {
+            throw Failure(file: path, line: 0, message: "expected a mapping with 'layers:', found an empty document")
+        }
+        let base = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+        func rel(_ p: String) -> String { p.hasPrefix("/") ? p : "\(base.isEmpty ? "" : base)/\(p)" }
+        func fail(_ n: YAMLNode, _ message: String) -> Failure { Failure(file: path, line: n.line, message: message) }
+        var spec = RootFSSpec()
+        for (k, v) in root.mapping ?? [] {
+            switch k {
+            case "source-date-epoch":
+                guard let e = v.integer, e <= UInt64(Int64.max) else { throw fail(v, "source-date-epoch: expected seconds since 1970, found \(v.kind)") }
+                spec.sourceDateEpoch = Int64(e)
+            case "layers": break
+            default: throw fail(v, "unknown key '\(k)': expected source-date-epoch or layers")
+            }
+        }
+        guard let layers = root["layers"]?.sequence else { throw Failure(file: path, line: root.line, message: "expected 'layers:' with a list of layers") }
+        let kinds = ["skeleton", "overlay", "busybox", "devices", "users", "modules", "bundle", "file"]
+        for node in layers {
+            guard let map = node.mapping, let kind = map.first?.key, kinds.contains(kind), let value = map.first?.value else {
+                throw fail(node, "a layer: expected a mapping starting with one of \(kinds.joined(separator: ", ")), found \(node.kind)")
+            }
+            let allowed: [String: [String]] = [
+                "skeleton": [], "overlay": ["destination", "replace", "modes", "owner"], "busybox": ["links"], "devices": [], "users": [],
+                "modules": ["load"], "bundle": ["sysroot"], "file": ["content", "mode", "uid", "gid"],
+            ]
+            for (k, v) in map.dropFirst() where !(allowed[kind] ?? []).contains(k) {
+                throw fail(v, "\(kind) layer: unknown key '\(k)'\((allowed[kind] ?? []).isEmpty ? "" : ": expected \((allowed[kind] ?? []).joined(separator: ", "))")")
+            }
+            func str(_ n: YAMLNode?, _ what: String) throws -> String {
+                guard let n, let s = n.string, !s.isEmpty else { throw fail(n ?? node, "\(kind) layer: \(what): expected a string, found \(n?.kind ?? "nothing")") }
+                return s
+            }
+            func list(_ n: YAMLNode?, _ what: String) throws -> [String] {
+                if let s = n?.string { return [s] }
+                guard let seq = n?.sequence else { throw fail(n ?? node, "\(kind) layer: \(what): expected a list, found \(n?.kind ?? "nothing")") }
+                return try seq.map { try str($0, what) }
+            }
+            func bool(_ n: YAMLNode?) throws -> Bool {
+                guard let n else { return false }
+                switch n.string {
+                case "true", "yes", "on": return true
+                case "false", "no", "off": return false
+                default: throw fail(n, "\(kind) layer: expected true or false, found \(n.kind)")
+                }
+            }
+            let at = "\(path):\(node.line)"
+            switch kind {
+            case "skeleton":
+                let s = try str(value, "skeleton")
+                spec.layers.append(.skeleton(SkeletonLayer(name: s.contains("/") ? rel(s) : s, searchPaths: skeletonPaths)))
+            case "overlay":
+                var o = OverlayLayer(folder: rel(try str(value, "overlay")), label: "overlay \(try str(value, "overlay")) (\(at))")
+                if let d = node["destination"] { o.destination = try str(d, "destination") }
+                o.replace = try bool(node["replace"])
+                if let md = node["modes"] {
+                    guard let v = OverlayLayer.Modes(rawValue: md.string ?? "") else { throw fail(md, "overlay layer: modes: expected keep or normalise, found \(md.kind)") }
+                    o.modes = v
+                }
+                if let ow = node["owner"] {
+                    let s = try str(ow, "owner")
+                    if s == "keep" {
+                        o.owner = nil
+                    } else {
+                        let parts = s.split(separator: ":")
+                        guard parts.count == 2, let u = UInt32(parts[0]), let g = UInt32(parts[1]) else { throw fail(ow, "overlay layer: owner: expected UID:GID or keep, found '\(s)'") }
+                        o.owner = (u, g)
+                    }
+                }
+                spec.layers.append(.overlay(o))
+            case "busybox":
+                var b = BusyboxLayer(binary: rel(try str(value, "busybox")))
+                if let l = node["links"] {
+                    guard let v = BusyboxLayer.Links(rawValue: l.string ?? "") else { throw fail(l, "busybox layer: links: expected symlink, hardlink or none, found \(l.kind)") }
+                    b.links = v
+                }
+                spec.layers.append(.busybox(b))
+            case "devices": spec.layers.append(.devices(path: rel(try str(value, "devices"))))
+            case "users": spec.layers.append(.users(path: rel(try str(value, "users"))))
+            case "modules":
+                spec.layers.append(.modules(ModulesLayer(tree: rel(try str(value, "modules")), names: try list(node["load"], "load"))))
+            case "bundle":
+                let sysroot = node["sysroot"].map { rel($0.string ?? "/") } ?? "/"
+                spec.layers.append(.bundle(BundleLayer(binaries: try list(value, "bundle"), sysroot: sysroot)))
+            default:
+                let p = try str(value, "file")
+                let content = Array((node["content"]?.string ?? "").utf8)
+                func num(_ key: String, _ def: UInt32) throws -> UInt32 {
+                    guard let n = node[key] else { return def }
+                    let s = n.string ?? ""
+                    guard let v = key == "mode" ? UInt32(s.hasPrefix("0o") ? String(s.dropFirst(2)) : s, radix: 8) : UInt32(s) else {
+                        throw fail(n, "file layer: \(key): expected \(key == "mode" ? "an octal mode" : "a number"), found \(n.kind)")
+                    }
+                    return v
+                }
+                spec.layers.append(.file(path: p, content: content, mode: try num("mode", 0o644), uid: try num("uid", 0), gid: try num("gid", 0), source: "file layer (\(at))"))
+            }
+        }
+        return spec
+    }
+}
