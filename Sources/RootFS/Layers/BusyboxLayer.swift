@@ -30,8 +30,10 @@ public struct BusyboxLayer: Sendable {
         e.mtime = Int64(st.st_mtim.tv_sec)
         let placed = try m.add(e)
         var kept = 0
+        var made = 0
         for a in applets where links != .none {
             let p = m.place(a.path)
+            // Debian's busybox lists itself (bin/busybox) among its applets.
             if p == placed { continue }
             if m[p] != nil {
                 kept += 1
@@ -41,8 +43,9 @@ public struct BusyboxLayer: Sendable {
             l.target = links == .symlink ? Self.relative(from: Manifest.parent(p), to: placed) : placed
             l.mtime = m.sourceDateEpoch
             try m.add(l)
+            made += 1
         }
-        let linkText = links == .none ? "no links" : "\(applets.count - kept) \(links.rawValue)s"
+        let linkText = links == .none ? "no links" : "\(made) \(links.rawValue)s"
         m.notes.append("busybox: \(applets.count) applets, \(linkText)\(kept > 0 ? ", \(kept) applet path(s) already taken and kept" : "")")
     }
 

@@ -11,7 +11,9 @@ import Glibc
 /// As root, owners, device nodes and xattrs are applied. As a normal user they cannot be: files
 /// are owned by the user, device nodes and sockets are left out, `security.*` xattrs too; the
 /// report says how many of each, and the mtree still has them (`bsdtar -cf rootfs.tar -C DIR
-/// @DIR.mtree` … or, as root, `bsdtar -xpf` of a tar written by `rootfs build`, gives the real tree).
+/// @DIR.mtree` makes the real archive without root, though mtree has no hard links, so bsdtar
+/// stores a file's second name in full; as root, `bsdtar -xpf` of a tar written by `rootfs build`
+/// gives the real tree).
 ///
 /// Safety: the tree is built in a fresh temporary folder beside the destination; every entry is
 /// created relative to its parent's descriptor with O_NOFOLLOW/O_EXCL (no path is ever resolved
@@ -170,6 +172,18 @@ public enum DirectoryOutput {
             guard futimens(fd, &times) == 0 else { throw fail("set time") }
         }
         try mtree.finish()
+        // xattrs have no mtree keyword: they follow as comment lines that mtree readers skip and
+        // `rootfs ls`/`diff` read back (``Listing/xattrComment``).
+        var comments = ""
+        for item in plan.items where item.linkIndex == 0 {
+            for (k, v) in item.dataSource.xattrs.sorted(by: { $0.key < $1.key }) {
+                comments += "\(Listing.xattrComment)\(Listing.escape(item.name)) \(Listing.escape(k)) 0x\(Listing.hex(v))\n"
+            }
+        }
+        if !comments.isEmpty {
+            let end = lseek(mtreeFile.descriptor, 0, SEEK_END)
+            try Array(comments.utf8).withUnsafeBytes { try FileIO.writeAll(mtreeFile.descriptor, $0, path: destination + ".mtree", offset: Int(end)) }
+        }
         // Swap the finished tree in.
         if FileIO.kind(of: destination) == .directory {
             var old = Array("\(parent.isEmpty ? "/" : parent)/.\(base).old-XXXXXX".utf8CString)

@@ -78,15 +78,28 @@ public struct Listing: Sendable {
         let r = try ArchiveReader(path: path)
         var items: [Item] = []
         var byInode: [Int64: Int] = [:]
+        var index: [String: Int] = [:]
         var isCpio = false
         while let m = try r.next() {
             isCpio = r.formatFamily == ArchiveReader.familyCpio
             let kind: Manifest.Kind = Manifest.Kind(rawValue: m.kind.rawValue) ?? .file
-            var item = Item(path: normalise(m.path), kind: kind, mode: m.mode, uid: m.uid, gid: m.gid, mtime: m.mtime, size: m.size, link: m.link, major: m.deviceMajor, minor: m.deviceMinor)
+            // Only files have a size here (cpio stores a symlink's target as its data).
+            var item = Item(path: normalise(m.path), kind: kind, mode: m.mode, uid: m.uid, gid: m.gid, mtime: m.mtime, size: kind == .file ? m.size : 0, link: m.link, major: m.deviceMajor, minor: m.deviceMinor)
             item.xattrs = Dictionary(m.xattrs.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
-            if kind == .hardlink { item.link = normalise(m.link) }
+            if kind == .hardlink {
+                item.link = normalise(m.link)
+                // libarchive reports later cpio links as hard links; the data (on the last) is the file's.
+                if m.size > 0, let i = index[item.link] {
+                    items[i].size = m.size
+                    if digests, r.formatFamily != ArchiveReader.familyMtree {
+                        var h = SHA256()
+                        try r.readData { h.update(bufferPointer: $0) }
+                        items[i].sha256 = hex(h.finalize())
+                    }
+                }
+            }
             var digest: String?
-            if digests, (kind == .file || kind == .hardlink), m.size > 0, r.formatFamily != ArchiveReader.familyMtree {
+            if digests, kind == .file, m.size > 0, r.formatFamily != ArchiveReader.familyMtree {
                 var h = SHA256()
                 try r.readData { h.update(bufferPointer: $0) }
                 digest = hex(h.finalize())
@@ -106,6 +119,7 @@ public struct Listing: Sendable {
                 }
                 byInode[m.inode] = items.count
             }
+            index[item.path] = items.count
             if kind == .hardlink {
                 item.size = 0
             } else if digests, kind == .file {
@@ -118,7 +132,58 @@ public struct Listing: Sendable {
                 items[i].sha256 = hex(SHA256.hash(data: [UInt8]()))
             }
         }
+        if r.formatFamily == ArchiveReader.familyMtree { try addRecordedXattrs(path, &items) }
         return Listing(origin: path, items: items.sorted { Manifest.precedes($0.path, $1.path) })
+    }
+
+    /// mtree has no keyword for xattrs: Flashsmith's folder record keeps them in comment lines
+    /// `#xattr ./path name 0xHEX` at its end (which mtree readers skip).
+    public static let xattrComment = "#xattr "
+
+    /// mtree's escaping of names: bytes outside printable ASCII, space and backslash as `\\ooo`.
+    public static func escape(_ name: String) -> String {
+        var out = ""
+        for b in name.utf8 {
+            if b > 0x20 && b < 0x7F && b != UInt8(ascii: "\\") && b != UInt8(ascii: "#") {
+                out.append(Character(Unicode.Scalar(b)))
+            } else {
+                let o = String(b, radix: 8)
+                out += "\\" + String(repeating: "0", count: 3 - o.count) + o
+            }
+        }
+        return out
+    }
+
+    static func unescape(_ s: Substring) -> String {
+        var bytes: [UInt8] = []
+        var u = Array(s.utf8)[...]
+        while let c = u.first {
+            if c == UInt8(ascii: "\\"), u.count >= 4, let v = UInt8(String(decoding: u.dropFirst().prefix(3), as: UTF8.self), radix: 8) {
+                bytes.append(v)
+                u = u.dropFirst(4)
+            } else {
+                bytes.append(c)
+                u = u.dropFirst()
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func addRecordedXattrs(_ path: String, _ items: inout [Item]) throws {
+        let text = String(decoding: try FileIO.readAll(path), as: UTF8.self)
+        var index: [String: Int] = [:]
+        for (i, it) in items.enumerated() { index[it.path] = i }
+        for line in text.split(separator: "\n") where line.hasPrefix(xattrComment) {
+            let f = line.dropFirst(xattrComment.count).split(separator: " ")
+            guard f.count == 3, f[2].hasPrefix("0x"), let i = index[normalise(unescape(f[0]))] else { continue }
+            var bytes: [UInt8] = []
+            var h = f[2].dropFirst(2)
+            while h.count >= 2, let b = UInt8(h.prefix(2), radix: 16) {
+                bytes.append(b)
+                h = h.dropFirst(2)
+            }
+            items[i].xattrs[String(f[1])] = bytes
+        }
     }
 
     public static func of(directory: String, digests: Bool) throws -> Listing {
