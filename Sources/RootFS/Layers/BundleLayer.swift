@@ -50,20 +50,31 @@ public struct BundleLayer: Sendable {
             e.mtime = m.sourceDateEpoch
             try m.add(e)
         }
-        // Every path the loader opens must lead to the bundled file.
+        // Every path the loader opens must lead to the bundled file: follow it through the image's
+        // links and, where the chain breaks (a folder the image has and the sysroot links away),
+        // add a link for that one file.
         var added = 0
         for r in closure.requests {
             let want = m.place(r.real)
-            if m.resolve(r.path) == want { continue }
-            let at = m.place(r.path)
-            guard m[at] == nil else {
-                throw Failure(message: "bundle from \(sysroot): \(r.path) must lead to \(r.real), but the image has a \(m[at]?.kind.rawValue ?? "") there from \(m[at]?.source ?? "")")
+            var p = r.path
+            var hops = 0
+            while true {
+                let at = m.place(p)
+                if at == want { break }
+                guard let e = m[at] else {
+                    var l = Manifest.Entry(path: at, kind: .symlink, mode: 0o777, source: "\(source): \(r.path)")
+                    l.target = BusyboxLayer.relative(from: Manifest.parent(at), to: want)
+                    l.mtime = m.sourceDateEpoch
+                    try m.add(l)
+                    added += 1
+                    break
+                }
+                hops += 1
+                guard e.kind == .symlink, hops < 40 else {
+                    throw Failure(message: "bundle from \(sysroot): \(r.path) must lead to \(r.real), but leads to a \(e.kind.rawValue) at \(at) from \(e.source)")
+                }
+                p = Sysroot.normalise(e.target.hasPrefix("/") ? e.target : Manifest.parent(at) + "/" + e.target)
             }
-            var e = Manifest.Entry(path: at, kind: .symlink, mode: 0o777, source: "\(source): \(r.path)")
-            e.target = BusyboxLayer.relative(from: Manifest.parent(at), to: want)
-            e.mtime = m.sourceDateEpoch
-            try m.add(e)
-            added += 1
         }
         m.notes.append(
             "bundle: \(binaries.joined(separator: " ")): \(closure.files.count) file(s)\(added > 0 ? ", \(added) link(s) added where the image's folders differ from the sysroot's" : "")"
