@@ -25,6 +25,7 @@ let package = Package(
         .systemLibrary(name: "CMTD", providers: [.apt(["libmtd-dev"])]),
         // glibc's xattr calls and device-number macros (not in Swift's Glibc module).
         .systemLibrary(name: "CLinux"),
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
 
         // Byte order, CRC32, sizes, atomic files, errors, the format registry behind `inspect`.
@@ -36,8 +37,8 @@ let package = Package(
         // U-Boot environment: blobs, text syntaxes, fw_env.config, stores (file, MTD), default env.
         .target(name: "UBootEnv", dependencies: ["FlashsmithCore", "MTD"], swiftSettings: strict),
 
-        // libarchive wrapper: raw compression filters now; archives (tar, cpio) with the rootfs.
-        .target(name: "Archive", dependencies: ["CArchive", "FlashsmithCore"], swiftSettings: strict),
+        // libarchive wrapper: raw compression filters, archives (tar, cpio, mtree) written and read; gzip on every core (zlib).
+        .target(name: "Archive", dependencies: ["CArchive", "CZlib", "FlashsmithCore"], swiftSettings: strict),
         // libfdt wrapper: a device tree model, written with libfdt's sequential-write API, read after full validation.
         .target(name: "DeviceTree", dependencies: ["CFDT", "FlashsmithCore"], swiftSettings: strict),
         // Root filesystems: a manifest built from layers (skeletons, overlays, tables, busybox, modules, bundled
@@ -82,6 +83,7 @@ let package = Package(
             name: "DeviceTreeTests",
             dependencies: ["DeviceTree", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: strict
         ),
+        .testTarget(name: "ArchiveTests", dependencies: ["Archive", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "RootFSTests", dependencies: ["RootFS", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "CModulesTests", dependencies: ["CArchive", "CFDT", "CMTD", "MTD", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: ["UBootEnv", "TestSupport"], swiftSettings: strict),

@@ -645,5 +645,103 @@ def _fit(ctx: Ctx) -> Row:
     )
 
 
+# --------------------------------------------------------------------------------------------
+# Root filesystems
+
+ROOTFS_FILES = 20_000
+
+
+def rootfs_tree(ctx: Ctx) -> tuple[Path, Path]:
+    """Two copies of ~200 MiB in 20,000 files (text-like data, ~3:1 under gzip): `tree` for
+    Flashsmith (which adds busybox itself) and `tree-peer` with busybox and its links installed,
+    for the peers. Generated once (a stamp says how)."""
+    base = ctx.inputs / "rootfs"
+    tree, peer = base / "tree", base / "tree-peer"
+    want = f"seed {SEED}, {ROOTFS_FILES} files, corpus slices, busybox {Path('/bin/busybox').stat().st_size}\n"
+    stamp = base / "stamp"
+    if stamp.exists() and stamp.read_text() == want:
+        return tree, peer
+    print(f"generating {base} ({ROOTFS_FILES} files, ~200 MiB, twice) ...", flush=True)
+    shutil.rmtree(base, ignore_errors=True)
+    rng = random.Random(SEED)
+    words = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 10))) for _ in range(4000)]
+    corpus_parts = []
+    size = 0
+    while size < (4 << 20):
+        line = " ".join(rng.choice(words) for _ in range(rng.randint(4, 14))) + f" {rng.randint(0, 1 << 30)}\n"
+        corpus_parts.append(line)
+        size += len(line)
+    corpus = "".join(corpus_parts).encode()
+    for root in (tree, peer):
+        r = random.Random(SEED + 1)
+        for i in range(ROOTFS_FILES):
+            d = root / "usr" / "share" / "bench" / f"d{i // 100:03d}"
+            if i % 100 == 0:
+                d.mkdir(parents=True, exist_ok=True)
+            n = r.randint(2048, 18432)
+            o = r.randint(0, len(corpus) - n)
+            (d / f"f{i:05d}.txt").write_bytes(corpus[o:o + n])
+    (peer / "bin").mkdir(parents=True, exist_ok=True)
+    shutil.copy2("/bin/busybox", peer / "bin" / "busybox")
+    for applet in subprocess.run(["/bin/busybox", "--list-full"], capture_output=True, text=True, check=True).stdout.split():
+        link = peer / applet
+        if applet == "bin/busybox" or link.exists() or link.is_symlink():
+            continue
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(os.path.relpath(peer / "bin" / "busybox", link.parent))
+    stamp.write_text(want)
+    return tree, peer
+
+
+def count_entries(listing_cmd: list[str]) -> int:
+    out = subprocess.run(listing_cmd, capture_output=True, text=True).stdout
+    return len([l for l in out.splitlines() if l.strip() and l.strip() not in (".", "./")])
+
+
+@row("rootfs-cpio", runs=5, help="busybox + 20,000 files (~200 MiB) -> cpio.gz: flashsmith rootfs build vs fakeroot + find | cpio -H newc | gzip -6")
+def _rootfs_cpio(ctx: Ctx) -> Row:
+    tree, peer = rootfs_tree(ctx)
+    fs, other = ctx.file("rootfs-flashsmith.cpio.gz"), ctx.file("rootfs-peer.cpio.gz")
+    os.environ["SOURCE_DATE_EPOCH"] = "1700000000"
+
+    def check(_: dict) -> tuple[bool, str]:
+        a = count_entries(["sh", "-c", f"gzip -dc {shlex.quote(fs)} | cpio -it --quiet"])
+        b = count_entries(["sh", "-c", f"gzip -dc {shlex.quote(other)} | cpio -it --quiet"])
+        sa, sb = Path(fs).stat().st_size, Path(other).stat().st_size
+        return a == b and a > ROOTFS_FILES, f"GNU cpio lists {a:,} entries in ours, {b:,} in the peers'; sizes {sa:,} vs {sb:,} bytes"
+
+    return Row(
+        commands=[
+            Cmd("flashsmith", [ctx.flashsmith, "rootfs", "build", "--busybox", "/bin/busybox", "--overlay", str(tree), "-o", fs]),
+            Cmd("fakeroot+cpio+gzip", ["fakeroot", "--", "sh", "-c", f"cd {shlex.quote(str(peer))} && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -6 > {shlex.quote(other)}"]),
+        ],
+        describe="~200 MiB text-like data in 20,000 files + busybox and its links; gzip level 6 in both",
+        check=check,
+        bytes_in=sum(f.stat().st_size for f in tree.rglob("*.txt")),
+    )
+
+
+@row("rootfs-tar", runs=5, help="busybox + 20,000 files (~200 MiB) -> tar: flashsmith rootfs build vs bsdtar -cf")
+def _rootfs_tar(ctx: Ctx) -> Row:
+    tree, peer = rootfs_tree(ctx)
+    fs, other = ctx.file("rootfs-flashsmith.tar"), ctx.file("rootfs-peer.tar")
+    os.environ["SOURCE_DATE_EPOCH"] = "1700000000"
+
+    def check(_: dict) -> tuple[bool, str]:
+        a = count_entries(["bsdtar", "-tf", fs])
+        b = count_entries(["bsdtar", "-tf", other])
+        return a == b and a > ROOTFS_FILES, f"bsdtar lists {a:,} entries in ours, {b:,} in bsdtar's"
+
+    return Row(
+        commands=[
+            Cmd("flashsmith", [ctx.flashsmith, "rootfs", "build", "--busybox", "/bin/busybox", "--overlay", str(tree), "-o", fs]),
+            Cmd("bsdtar", ["bsdtar", "-cf", other, "-C", str(peer), "."]),
+        ],
+        describe="~200 MiB in 20,000 files + busybox and its links; uncompressed",
+        check=check,
+        bytes_in=sum(f.stat().st_size for f in tree.rglob("*.txt")),
+    )
+
+
 if __name__ == "__main__":
     sys.exit(main())

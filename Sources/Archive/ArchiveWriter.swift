@@ -34,12 +34,16 @@ public enum ArchiveCompression: String, Sendable, CaseIterable {
 
 /// Streams members into an archive written to a descriptor. Usage: `begin(member)`, then the
 /// member's `size` bytes through `write`, for each member; `finish()` flushes the last block.
-/// gzip is written without a timestamp and xz single-threaded, so the bytes depend on the input only.
+/// gzip is written on every core in independent blocks (``ParallelGzip``, as pigz), xz
+/// single-threaded: the bytes depend on the input (and level) only.
 public final class ArchiveWriter {
     let archive: OpaquePointer
     let path: String
     var current = ""
     var finished = false
+    /// gzip on every core (see ``ParallelGzip``), fed by libarchive's write callback.
+    var gzip: ParallelGzip?
+    var box: Unmanaged<ParallelGzip>?
 
     /// `level`: the compression level (gzip 1–9, xz 0–9, zstd 1–19, lz4 1–9); nil for each
     /// filter's default (gzip 6).
@@ -48,8 +52,28 @@ public final class ArchiveWriter {
         archive = a
         self.path = path
         do {
-            try configure(format: format, compression: compression, level: level)
-            try check(archive_write_open_fd(a, descriptor), "open")
+            if compression == .gzip {
+                try configure(format: format, compression: .none, level: nil)
+                let gz = try ParallelGzip(descriptor: descriptor, path: path, level: level ?? 6)
+                gzip = gz
+                let box = Unmanaged.passRetained(gz)
+                self.box = box
+                let write: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?, UnsafeRawPointer?, Int) -> la_ssize_t = { _, client, buffer, length in
+                    guard let client else { return -1 }
+                    let gz = Unmanaged<ParallelGzip>.fromOpaque(client).takeUnretainedValue()
+                    do {
+                        try gz.write(UnsafeRawBufferPointer(start: buffer, count: length))
+                        return la_ssize_t(length)
+                    } catch {
+                        gz.failure = error
+                        return -1
+                    }
+                }
+                try check(archive_write_open2(a, box.toOpaque(), nil, write, nil, nil), "open")
+            } else {
+                try configure(format: format, compression: compression, level: level)
+                try check(archive_write_open_fd(a, descriptor), "open")
+            }
         } catch {
             archive_write_free(a)
             finished = true
@@ -59,9 +83,11 @@ public final class ArchiveWriter {
 
     deinit {
         if !finished { archive_write_free(archive) }
+        box?.release()
     }
 
     func check(_ rc: Int32, _ what: String) throws {
+        if let f = gzip?.failure { throw f }
         guard rc == ARCHIVE_OK || rc == ARCHIVE_WARN else {
             throw ArchiveFailure(path: path, message: "\(what)\(current.isEmpty ? "" : " (\(current))"): \(libarchiveError(archive))", category: .io)
         }
@@ -72,12 +98,18 @@ public final class ArchiveWriter {
         switch format {
         case .tar:
             try check(archive_write_set_format_pax_restricted(a), "tar format")
-            try check(archive_write_set_bytes_per_block(a, 10240), "block size")
+            // Written in 256 KiB blocks; the last one not padded (as bsdtar writes a regular file).
+            try check(archive_write_set_bytes_per_block(a, 256 << 10), "block size")
+            try check(archive_write_set_bytes_in_last_block(a, 1), "last block")
         case .cpio:
             try check(archive_write_set_format_cpio_newc(a), "cpio newc format")
-            try check(archive_write_set_bytes_per_block(a, 512), "block size")
+            // Written in 256 KiB blocks; the last one not padded (as bsdcpio writes a regular file).
+            try check(archive_write_set_bytes_per_block(a, 256 << 10), "block size")
+            try check(archive_write_set_bytes_in_last_block(a, 1), "last block")
         case .mtree:
             try check(archive_write_set_format_mtree(a), "mtree format")
+            try check(archive_write_set_bytes_per_block(a, 64 << 10), "block size")
+            try check(archive_write_set_bytes_in_last_block(a, 1), "last block")
             try check(archive_write_set_format_option(a, "mtree", "uname", nil), "mtree options")
             try check(archive_write_set_format_option(a, "mtree", "gname", nil), "mtree options")
             try check(archive_write_set_format_option(a, "mtree", "flags", nil), "mtree options")
@@ -104,10 +136,6 @@ public final class ArchiveWriter {
         case .bzip2:
             try check(archive_write_add_filter_bzip2(a), "bzip2")
             if let levelText { try check(archive_write_set_filter_option(a, "bzip2", "compression-level", levelText), "bzip2 level") }
-        }
-        if compression != .none {
-            // The compressed stream ends where the compressor ends it, not padded to a block.
-            try check(archive_write_set_bytes_in_last_block(a, 1), "last block")
         }
     }
 
@@ -147,6 +175,7 @@ public final class ArchiveWriter {
         guard !bytes.isEmpty else { return }
         let n = archive_write_data(archive, bytes.baseAddress, bytes.count)
         guard n == bytes.count else {
+            if let f = gzip?.failure { throw f }
             throw ArchiveFailure(path: path, message: "data (\(current)): \(n < 0 ? libarchiveError(archive) : "short write")", category: .io)
         }
     }
@@ -161,5 +190,6 @@ public final class ArchiveWriter {
         try check(archive_write_close(archive), "close")
         archive_write_free(archive)
         finished = true
+        try gzip?.finish()
     }
 }

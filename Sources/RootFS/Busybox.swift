@@ -1,4 +1,7 @@
 import FlashsmithCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The applets a busybox binary provides and where each is installed, read from the binary itself
 /// without running it (it may be built for another architecture).
@@ -19,10 +22,29 @@ public enum BusyboxApplets {
     static let directories = ["/", "/bin", "/sbin", "/usr/bin", "/usr/sbin"]
     static let anchors: [(String, UInt8)] = [("ash", 1), ("[", 3), ("init", 2), ("chroot", 4)]
 
+    /// The first offset of `needle` in `haystack` (memchr for the first byte, then compare).
+    static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
+        guard let first = needle.first, haystack.count >= needle.count else { return nil }
+        return haystack.withUnsafeBufferPointer { h -> Int? in
+            needle.withUnsafeBufferPointer { n -> Int? in
+                guard let base = h.baseAddress, let nb = n.baseAddress else { return nil }
+                var i = 0
+                let last = h.count - n.count
+                while i <= last {
+                    guard let p = memchr(base + i, Int32(first), last - i + 1) else { return nil }
+                    let at = base.distance(to: p.assumingMemoryBound(to: UInt8.self))
+                    if memcmp(base + at, nb, n.count) == 0 { return at }
+                    i = at + 1
+                }
+                return nil
+            }
+        }
+    }
+
     public static func read(_ path: String) throws -> [Applet] {
         let d = try FileIO.readAll(path)
         let marker: [UInt8] = [0, UInt8(ascii: "["), 0, UInt8(ascii: "["), UInt8(ascii: "["), 0]
-        guard let start = d.firstRange(of: marker)?.lowerBound else {
+        guard let start = Self.find(marker, in: d) else {
             throw ELFError(path: path, offset: 0, message: "expected busybox's applet name table (\"[\\0[[\\0…\"), found none: not a busybox binary?")
         }
         var names: [String] = []

@@ -70,6 +70,8 @@ public struct Manifest: Sendable {
     }
 
     public private(set) var entries: [String: Entry] = [:]
+    /// How many symlinks the manifest holds: with none, placing a path is the identity.
+    var symlinkCount = 0
     public let sourceDateEpoch: Int64
     /// What a layer could not do or chose to skip, for the build report.
     public var notes: [String] = []
@@ -82,32 +84,39 @@ public struct Manifest: Sendable {
     }
 
     public subscript(path: String) -> Entry? { entries[path] }
+
+    /// The one place entries change, keeping ``symlinkCount``.
+    mutating func store(_ path: String, _ e: Entry?) {
+        if entries[path]?.kind == .symlink { symlinkCount -= 1 }
+        if e?.kind == .symlink { symlinkCount += 1 }
+        entries[path] = e
+    }
     public var count: Int { entries.count }
 
     /// Entries in the order every writer uses: a directory before its contents, names compared
     /// byte by byte component by component (so `/a`, `/a/b`, `/a-b`).
     public func sorted() -> [Entry] {
-        entries.values.sorted { Self.precedes($0.path, $1.path) }
+        // Sort keys: the path's bytes with '/' as 0, so plain byte order is the component order.
+        var keyed: [([UInt8], Entry)] = entries.values.map { e in (e.path.utf8.map { $0 == UInt8(ascii: "/") ? 0 : $0 }, e) }
+        keyed.sort { $0.0.lexicographicallyPrecedes($1.0) }
+        return keyed.map(\.1)
     }
 
     public static func precedes(_ a: String, _ b: String) -> Bool {
-        var ia = a.utf8.makeIterator()
-        var ib = b.utf8.makeIterator()
-        while true {
-            let ca = ia.next()
-            let cb = ib.next()
-            switch (ca, cb) {
-            case (nil, nil): return false
-            case (nil, _): return true
-            case (_, nil): return false
-            case let (x?, y?):
-                if x == y { continue }
-                // '/' ends a component: it sorts before every other byte.
-                if x == UInt8(ascii: "/") { return true }
-                if y == UInt8(ascii: "/") { return false }
-                return x < y
-            }
-        }
+        var a = a
+        var b = b
+        return a.withUTF8 { x in b.withUTF8 { y in precedes(x, y) } }
+    }
+
+    static func precedes(_ x: UnsafeBufferPointer<UInt8>, _ y: UnsafeBufferPointer<UInt8>) -> Bool {
+        let n = min(x.count, y.count)
+        var i = 0
+        while i < n && x[i] == y[i] { i += 1 }
+        if i == n { return x.count < y.count }
+        // '/' ends a component: it sorts before every other byte.
+        if x[i] == UInt8(ascii: "/") { return true }
+        if y[i] == UInt8(ascii: "/") { return false }
+        return x[i] < y[i]
     }
 
     /// `path` normalised: absolute, no `.`/empty components. `..` is refused (tables and specs name
@@ -141,6 +150,7 @@ public struct Manifest: Sendable {
     /// (confined to the root: an absolute target starts at the root, `..` stops there), the last
     /// component kept. Missing directories are left as named.
     public func place(_ path: String) -> String {
+        if symlinkCount == 0 && !path.contains("/./") && !path.contains("/../") && !path.contains("//") { return path }
         var done: [String] = []
         var pending = path.split(separator: "/").map(String.init)
         var hops = 0
@@ -196,7 +206,7 @@ public struct Manifest: Sendable {
         if let old = entries[e.path] {
             if old.kind == .directory && e.kind == .directory {
                 if implied { return e.path }
-                entries[e.path] = e
+                store(e.path, e)
                 return e.path
             }
             if old.kind != e.kind {
@@ -208,7 +218,7 @@ public struct Manifest: Sendable {
                 if old.kind == .directory { removeTree(e.path) }
             }
         }
-        entries[e.path] = e
+        store(e.path, e)
         return e.path
     }
 
@@ -223,7 +233,7 @@ public struct Manifest: Sendable {
         try ensureDirectory(Self.parent(path), for: source)
         var d = Entry(path: path, kind: .directory, mode: 0o755, source: "implied by \(source)")
         d.mtime = sourceDateEpoch
-        entries[path] = d
+        store(path, d)
     }
 
     /// Creates a directory (with parents) unless it exists; returns its placed path.
@@ -238,7 +248,7 @@ public struct Manifest: Sendable {
     public mutating func removeTree(_ path: String) {
         let prefix = path == "/" ? "/" : path + "/"
         for k in entries.keys where k == path || k.hasPrefix(prefix) {
-            if k != "/" { entries[k] = nil }
+            if k != "/" { store(k, nil) }
         }
     }
 
@@ -247,7 +257,7 @@ public struct Manifest: Sendable {
         guard var e = entries[path] else { return }
         try body(&e)
         e.mtime = min(e.mtime, sourceDateEpoch)
-        entries[path] = e
+        store(path, e)
     }
 
     /// Paths at and below `path`, sorted.

@@ -1,0 +1,151 @@
+import CZlib
+import Dispatch
+import FlashsmithCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// gzip (RFC 1952) written on every core, as pigz does: the input is cut into 128 KiB blocks,
+/// each compressed on its own (raw deflate, RFC 1951) with the previous 32 KiB of input as its
+/// dictionary and ended by a sync flush (an empty stored block, so blocks end on a byte); the
+/// last block ends the deflate stream. The blocks' deflate data, concatenated, is one ordinary
+/// deflate stream in one gzip member, which gzip, zlib, busybox and the kernel's initramfs
+/// unpacker read like any other.
+/// ```
+/// 1f 8b 08 00 | mtime 00000000 | xfl 00 | os 03 | deflate(block 0) … deflate(block n, final) | crc32 le | isize le
+/// ```
+/// The bytes depend on the input, the level and the block size only (not on the number of
+/// threads), and memory is a few batches of blocks however large the input.
+public final class ParallelGzip: @unchecked Sendable {
+    public static let blockSize = 128 << 10
+    static let window = 32 << 10
+    /// Blocks compressed together; the next batch fills while this one compresses.
+    static let batchBlocks = 16
+
+    final class Block: @unchecked Sendable {
+        var input: [UInt8] = []
+        var dictionary: [UInt8] = []
+        var output: [UInt8] = []
+        var crc: UInt = 0
+        var count = 0
+        var last = false
+        var error: Int32 = Z_OK
+    }
+
+    let fd: Int32
+    let path: String
+    let level: Int32
+    var current = Block()
+    var batch: [Block] = []
+    var inFlight: [Block] = []
+    let group = DispatchGroup()
+    var crc: UInt = 0
+    var size: UInt64 = 0
+    var offset = 0
+    var previousTail: [UInt8] = []
+    /// A failure inside libarchive's write callback, reported when libarchive returns.
+    var failure: (any Error)?
+
+    public init(descriptor: Int32, path: String, level: Int = 6) throws {
+        fd = descriptor
+        self.path = path
+        self.level = Int32(level)
+        crc = UInt(crc32(0, nil, 0))
+        current.input.reserveCapacity(Self.blockSize)
+        try emit([0x1F, 0x8B, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0x03])
+    }
+
+    func emit(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try FileIO.writeAll(fd, $0, path: path, offset: offset) }
+        offset += bytes.count
+    }
+
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        var rest = bytes[...]
+        while !rest.isEmpty {
+            let n = min(Self.blockSize - current.input.count, rest.count)
+            current.input.append(contentsOf: rest.prefix(n))
+            rest = rest.dropFirst(n)
+            size &+= UInt64(n)
+            if current.input.count == Self.blockSize { try seal(last: false) }
+        }
+    }
+
+    /// Closes the current block and queues it; a full batch is started.
+    func seal(last: Bool) throws {
+        let b = current
+        b.last = last
+        b.dictionary = previousTail
+        previousTail = Array(b.input.suffix(Self.window))
+        batch.append(b)
+        current = Block()
+        current.input.reserveCapacity(Self.blockSize)
+        if batch.count == Self.batchBlocks || last { try startBatch() }
+    }
+
+    func startBatch() throws {
+        try drain()
+        let blocks = batch
+        batch = []
+        inFlight = blocks
+        let level = level
+        DispatchQueue.global().async(group: group) {
+            DispatchQueue.concurrentPerform(iterations: blocks.count) { i in Self.compress(blocks[i], level: level) }
+        }
+    }
+
+    /// Waits for the batch in flight and writes it out in order.
+    func drain() throws {
+        guard !inFlight.isEmpty else { return }
+        group.wait()
+        for b in inFlight {
+            guard b.error == Z_OK || b.error == Z_STREAM_END else {
+                throw ArchiveFailure(path: path, message: "zlib deflate failed (\(b.error)) at input offset \(hex(offset))", category: .io)
+            }
+            try emit(b.output)
+            crc = UInt(crc32_combine(uLong(crc), uLong(b.crc), off_t(b.count)))
+        }
+        inFlight = []
+    }
+
+    static func compress(_ b: Block, level: Int32) {
+        var s = z_stream()
+        guard flashsmith_deflate_init_raw(&s, level) == Z_OK else {
+            b.error = Z_STREAM_ERROR
+            return
+        }
+        defer { deflateEnd(&s) }
+        if !b.dictionary.isEmpty {
+            b.dictionary.withUnsafeBufferPointer { _ = deflateSetDictionary(&s, $0.baseAddress, uInt($0.count)) }
+        }
+        b.crc = b.input.withUnsafeBufferPointer { UInt(crc32(0, $0.baseAddress, uInt($0.count))) }
+        let bound = Int(deflateBound(&s, uLong(b.input.count))) + 16
+        b.output = [UInt8](repeating: 0, count: bound)
+        var rc: Int32 = Z_OK
+        b.input.withUnsafeMutableBufferPointer { inp in
+            b.output.withUnsafeMutableBufferPointer { out in
+                s.next_in = inp.baseAddress
+                s.avail_in = uInt(inp.count)
+                s.next_out = out.baseAddress
+                s.avail_out = uInt(out.count)
+                rc = deflate(&s, b.last ? Z_FINISH : Z_SYNC_FLUSH)
+            }
+        }
+        let produced = bound - Int(s.avail_out)
+        b.output.removeLast(bound - produced)
+        b.error = (b.last ? rc == Z_STREAM_END : (rc == Z_OK && s.avail_in == 0)) ? Z_OK : (rc == Z_OK ? Z_BUF_ERROR : rc)
+        b.count = b.input.count
+        b.input = []
+    }
+
+    /// Ends the stream: the last block, then CRC-32 and size.
+    public func finish() throws {
+        try seal(last: true)
+        try drain()
+        var trailer: [UInt8] = []
+        for v in [UInt32(truncatingIfNeeded: crc), UInt32(truncatingIfNeeded: size)] {
+            trailer += [UInt8(v & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v >> 16 & 0xFF), UInt8(v >> 24)]
+        }
+        try emit(trailer)
+    }
+}
