@@ -10,12 +10,12 @@ PACKAGES=(
   # static libraries libarchive needs in a fully static release build (-static-executable)
   libacl1-dev libzstd-dev liblz4-dev libbz2-dev liblzma-dev zlib1g-dev nettle-dev libxml2-dev
   # peers the interop tests run against
-  u-boot-tools libubootenv-tool device-tree-compiler mtd-utils cpio libarchive-tools
-  gzip bzip2 xz-utils lz4 zstd openssl python3
+  u-boot-tools libubootenv-tool device-tree-compiler mtd-utils cpio libarchive-tools tar
+  gzip bzip2 xz-utils lz4 zstd openssl python3 libcap2-bin util-linux
   # QEMU end-to-end tests: emulators, Debian's real U-Boot, the guest userland
   qemu-system-arm qemu-system-x86 u-boot-qemu busybox-static kmod
   # benchmarks
-  hyperfine time rhash
+  hyperfine time rhash fakeroot
 )
 
 if [ "${1:-}" = "--if-missing" ]; then

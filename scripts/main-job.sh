@@ -2,7 +2,9 @@
 # The main job on the default board (layouts/qemu-arm64): installs what is missing, builds
 # Flashsmith (release, fully static executable), writes the board's U-Boot environment into the
 # board's flash image where its fw_env.config says, shows it, and boots Debian's real U-Boot in
-# QEMU on that flash to show the environment is taken. Outputs go to out/<board>/.
+# QEMU on that flash to show the environment is taken; then fetches the board's arm64 packages
+# (busybox, kernel) into a sysroot, builds the board's root filesystem as an initramfs and boots
+# the arm64 kernel on it. Outputs go to out/<board>/.
 # Usage: scripts/main-job.sh [BOARD]      (default: qemu-arm64)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,5 +44,23 @@ if grep -aq 'flashsmith: environment of board' uboot-boot.log; then
   echo "main-job: U-Boot loaded the environment Flashsmith wrote (log: $OUT/uboot-boot.log)"
 else
   echo "main-job: U-Boot did not run the board's bootcmd; see $OUT/uboot-boot.log" >&2
+  exit 1
+fi
+
+echo "== the board's root filesystem: arm64 busybox and kernel from Debian's packages (cached in .build/)"
+cd ../..
+SYSROOT=$PWD/.build/sysroot-arm64
+scripts/fetch-sysroot.sh arm64 "$SYSROOT" "$FS" busybox-static linux-image-arm64
+"$FS" rootfs build "$LAYOUT/rootfs.yaml" --busybox "$SYSROOT/bin/busybox" -o "$OUT/rootfs.cpio.gz"
+"$FS" inspect "$OUT/rootfs.cpio.gz"
+KERNEL=$(ls "$SYSROOT"/boot/vmlinuz-* | tail -n1)
+echo "== booting $(basename "$KERNEL") with that initramfs (QEMU, TCG)"
+timeout 90 qemu-system-aarch64 -M virt -cpu cortex-a57 -m 1024 -nographic -no-reboot -nic none \
+  -kernel "$KERNEL" -initrd "$OUT/rootfs.cpio.gz" -append "console=ttyAMA0 panic=-1 quiet flashsmith.poweroff" \
+  </dev/null > "$OUT/rootfs-boot.log" 2>&1 || true
+if grep -a 'flashsmith: rootfs of board' "$OUT/rootfs-boot.log" | tr -d '\r'; then
+  echo "main-job: the board's root filesystem came up (log: $OUT/rootfs-boot.log)"
+else
+  echo "main-job: the root filesystem did not come up; see $OUT/rootfs-boot.log" >&2
   exit 1
 fi

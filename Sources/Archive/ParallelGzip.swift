@@ -15,12 +15,13 @@ import Glibc
 /// 1f 8b 08 00 | mtime 00000000 | xfl 00 | os 03 | deflate(block 0) … deflate(block n, final) | crc32 le | isize le
 /// ```
 /// The bytes depend on the input, the level and the block size only (not on the number of
-/// threads), and memory is a few batches of blocks however large the input.
+/// threads), and memory is a few blocks in flight however large the input.
 public final class ParallelGzip: @unchecked Sendable {
     public static let blockSize = 128 << 10
     static let window = 32 << 10
-    /// Blocks compressed together; the next batch fills while this one compresses.
-    static let batchBlocks = 16
+    /// Blocks compressing or waiting to be written at most (2 MiB of input): the producer fills
+    /// the next block while the others compress, and waits only when this many are out.
+    static let inFlightBlocks = 16
 
     final class Block: @unchecked Sendable {
         var input: [UInt8] = []
@@ -30,15 +31,16 @@ public final class ParallelGzip: @unchecked Sendable {
         var count = 0
         var last = false
         var error: Int32 = Z_OK
+        let done = DispatchSemaphore(value: 0)
     }
 
     let fd: Int32
     let path: String
     let level: Int32
     var current = Block()
-    var batch: [Block] = []
+    /// In input order; the head is written first.
     var inFlight: [Block] = []
-    let group = DispatchGroup()
+    var head = 0
     var crc: UInt = 0
     var size: UInt64 = 0
     var offset = 0
@@ -71,41 +73,46 @@ public final class ParallelGzip: @unchecked Sendable {
         }
     }
 
-    /// Closes the current block and queues it; a full batch is started.
+    /// Closes the current block and hands it to a worker; writes finished blocks out in order
+    /// while too many are out.
     func seal(last: Bool) throws {
         let b = current
         b.last = last
         b.dictionary = previousTail
         previousTail = Array(b.input.suffix(Self.window))
-        batch.append(b)
         current = Block()
         current.input.reserveCapacity(Self.blockSize)
-        if batch.count == Self.batchBlocks || last { try startBatch() }
-    }
-
-    func startBatch() throws {
-        try drain()
-        let blocks = batch
-        batch = []
-        inFlight = blocks
+        inFlight.append(b)
         let level = level
-        DispatchQueue.global().async(group: group) {
-            DispatchQueue.concurrentPerform(iterations: blocks.count) { i in Self.compress(blocks[i], level: level) }
+        DispatchQueue.global().async {
+            Self.compress(b, level: level)
+            b.done.signal()
         }
+        while inFlight.count - head >= Self.inFlightBlocks { try writeHead() }
     }
 
-    /// Waits for the batch in flight and writes it out in order.
-    func drain() throws {
-        guard !inFlight.isEmpty else { return }
-        group.wait()
-        for b in inFlight {
-            guard b.error == Z_OK || b.error == Z_STREAM_END else {
-                throw ArchiveFailure(path: path, message: "zlib deflate failed (\(b.error)) at input offset \(hex(offset))", category: .io)
-            }
-            try emit(b.output)
-            crc = UInt(crc32_combine(uLong(crc), uLong(b.crc), off_t(b.count)))
+    /// Waits for the oldest block and writes it.
+    func writeHead() throws {
+        let b = inFlight[head]
+        b.done.wait()
+        head += 1
+        if head > 64 {
+            inFlight.removeFirst(head)
+            head = 0
         }
+        guard b.error == Z_OK || b.error == Z_STREAM_END else {
+            throw ArchiveFailure(path: path, message: "zlib deflate failed (\(b.error)) at output offset \(hex(offset))", category: .io)
+        }
+        try emit(b.output)
+        b.output = []
+        crc = UInt(crc32_combine(uLong(crc), uLong(b.crc), off_t(b.count)))
+    }
+
+    /// Writes every block still out.
+    func drain() throws {
+        while head < inFlight.count { try writeHead() }
         inFlight = []
+        head = 0
     }
 
     static func compress(_ b: Block, level: Int32) {

@@ -122,6 +122,7 @@ public struct Manifest: Sendable {
     /// `path` normalised: absolute, no `.`/empty components. `..` is refused (tables and specs name
     /// image paths; none of them needs to climb).
     public static func normalise(_ path: String, context: String) throws -> String {
+        if isNormal(path) { return path }
         var parts: [Substring] = []
         for p in path.split(separator: "/") {
             if p.isEmpty || p == "." { continue }
@@ -129,6 +130,27 @@ public struct Manifest: Sendable {
             parts.append(p)
         }
         return "/" + parts.joined(separator: "/")
+    }
+
+    /// Already absolute and normalised: starts with '/', no empty, '.' or '..' component, no trailing '/'.
+    static func isNormal(_ path: String) -> Bool {
+        let slash = UInt8(ascii: "/"), dot = UInt8(ascii: ".")
+        var it = path.utf8.makeIterator()
+        guard it.next() == slash else { return false }
+        if path.utf8.count == 1 { return true }
+        var length = 0
+        var allDots = true
+        while let c = it.next() {
+            if c == slash {
+                if length == 0 || (allDots && length <= 2) { return false }
+                length = 0
+                allDots = true
+            } else {
+                length += 1
+                if c != dot { allDots = false }
+            }
+        }
+        return !(length == 0 || (allDots && length <= 2))
     }
 
     /// The folder part of a path (`/a/b` → `/a`, `/a` → `/`).
@@ -150,7 +172,11 @@ public struct Manifest: Sendable {
     /// (confined to the root: an absolute target starts at the root, `..` stops there), the last
     /// component kept. Missing directories are left as named.
     public func place(_ path: String) -> String {
-        if symlinkCount == 0 && !path.contains("/./") && !path.contains("/../") && !path.contains("//") { return path }
+        if Self.isNormal(path) {
+            // Every entry sits at a placed path: below an existing folder, nothing is a link.
+            if symlinkCount == 0 { return path }
+            if let p = entries[Self.parent(path)], p.kind == .directory { return path }
+        }
         var done: [String] = []
         var pending = path.split(separator: "/").map(String.init)
         var hops = 0

@@ -125,3 +125,14 @@ import TestSupport
         #expect(throws: Capabilities.Failure.self) { try Capabilities.parse("cap_net_raw", context: "t") }
     }
 }
+
+@Suite struct PathNormalTests {
+    @Test(arguments: [
+        ("/", true), ("/a", true), ("/a/b.c", true), ("/a/...", true), ("/.hidden", true), ("/a/..b", true),
+        ("", false), ("a", false), ("/a/", false), ("//a", false), ("/a//b", false), ("/./a", false), ("/a/.", false), ("/a/..", false), ("/../a", false),
+    ])
+    func isNormal(path: String, expected: Bool) throws {
+        #expect(Manifest.isNormal(path) == expected)
+        if expected { #expect(try Manifest.normalise(path, context: "t") == path) }
+    }
+}
