@@ -14,6 +14,8 @@ mkdir -p "$STATE/lists/partial" "$STATE/cache/archives/partial" "$STATE/debs"
 touch "$STATE/status"
 APT=(-o "APT::Architecture=$ARCH" -o "APT::Architectures=$ARCH" -o "Dir::State::Lists=$STATE/lists"
      -o "Dir::State::Status=$STATE/status" -o "Dir::Cache=$STATE/cache" -q)
+# As root, apt would drop to _apt for downloads into a folder _apt cannot write (and warn).
+[ "$(id -u)" -ne 0 ] || APT+=(-o "APT::Sandbox::User=root")
 want="$*"
 if [ -f "$SYSROOT/.flashsmith-packages" ] && [ "$(cat "$SYSROOT/.flashsmith-packages")" = "$want" ]; then
   echo "fetch-sysroot: $SYSROOT is up to date ($want)"

@@ -11,6 +11,15 @@ public enum RootFSArchiveFormat: InspectableFormat {
 
     static let compressedMagics: [[UInt8]] = [[0x1F, 0x8B], [0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00], [0x28, 0xB5, 0x2F, 0xFD], [0x04, 0x22, 0x4D, 0x18], Array("BZh".utf8)]
 
+    /// `1.8 MiB`, `512 KiB`, `100 bytes`.
+    static func approximate(_ n: Int) -> String {
+        for (name, unit) in [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] where n >= unit {
+            let tenths = (n * 10 + unit / 2) / unit
+            return "\(tenths / 10).\(tenths % 10) \(name)"
+        }
+        return "\(n) bytes"
+    }
+
     public static func probe(path: String, prefix: [UInt8], fileSize: Int) -> FormatDescription? {
         let tar = prefix.count >= 262 && Array(prefix[257..<262]) == Array("ustar".utf8)
         let cpio = prefix.starts(with: Array("0707".utf8)) || prefix.starts(with: [0xC7, 0x71]) || prefix.starts(with: [0x71, 0xC7])
@@ -36,7 +45,7 @@ public enum RootFSArchiveFormat: InspectableFormat {
         let ownerList = owners.sorted().prefix(8).joined(separator: " ") + (owners.count > 8 ? " …" : "")
         let lines: [(String, String)] = [
             ("format", r.formatName), ("compression", r.compressionName), ("entries", "\(entries) (\(kinds))"),
-            ("file data", "\(data) bytes (\(ByteSize(bytes: data)))"), ("owners", ownerList),
+            ("file data", "\(data) bytes (\(approximate(data)))"), ("owners", ownerList),
             ("times", times.0 == times.1 ? "\(times.0)" : "\(times.0) … \(times.1)"),
         ]
         let json = JSON.object([
