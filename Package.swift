@@ -70,7 +70,7 @@ let package = Package(
         .executableTarget(name: "flashsmith", dependencies: ["FlashsmithCLI"], swiftSettings: strict),
 
         // Shared test helpers: temp dirs, running peer tools, the QEMU harness.
-        .target(name: "TestSupport", dependencies: ["FlashsmithCore"], path: "Tests/TestSupport", swiftSettings: strict),
+        .target(name: "TestSupport", dependencies: ["FlashsmithCore", "RootFS"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(
             name: "FlashsmithCoreTests",
             dependencies: ["FlashsmithCore", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: strict

@@ -29,12 +29,7 @@ public struct Capabilities: Sendable, Equatable {
     public var permitted: UInt64 = 0
     public var inheritable: UInt64 = 0
 
-    public struct Failure: FlashsmithError, Equatable {
-        public var context: String
-        public var message: String
-        public var category: ErrorCategory { .data }
-        public var description: String { "\(context): \(message)" }
-    }
+    public typealias Failure = RootFSError
 
     public static func parse(_ text: String, context: String) throws -> Capabilities {
         var c = Capabilities()

@@ -16,6 +16,19 @@ public struct Manifest: Sendable {
         case charDevice = "char", blockDevice = "block", fifo, socket
 
         public var isDevice: Bool { self == .charDevice || self == .blockDevice }
+
+        /// The kind of an `lstat` result's `st_mode`.
+        public init(fileType mode: mode_t) {
+            switch mode & S_IFMT {
+            case S_IFDIR: self = .directory
+            case S_IFREG: self = .file
+            case S_IFLNK: self = .symlink
+            case S_IFCHR: self = .charDevice
+            case S_IFBLK: self = .blockDevice
+            case S_IFIFO: self = .fifo
+            default: self = .socket
+            }
+        }
     }
 
     /// Where a file's bytes come from.
@@ -63,11 +76,7 @@ public struct Manifest: Sendable {
         public var size: Int { content.size }
     }
 
-    public struct Conflict: FlashsmithError, Equatable {
-        public var message: String
-        public var category: ErrorCategory { .data }
-        public var description: String { message }
-    }
+    public typealias Conflict = RootFSError
 
     public private(set) var entries: [String: Entry] = [:]
     /// How many symlinks the manifest holds: with none, placing a path is the identity.

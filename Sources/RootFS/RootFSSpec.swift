@@ -39,13 +39,7 @@ public struct RootFSSpec: Sendable {
         case file(path: String, content: [UInt8], mode: UInt32, uid: UInt32, gid: UInt32, source: String)
     }
 
-    public struct Failure: FlashsmithError, Equatable {
-        public var file: String
-        public var line: Int
-        public var message: String
-        public var category: ErrorCategory { .data }
-        public var description: String { line > 0 ? "\(file):\(line): \(message)" : "\(file): \(message)" }
-    }
+    public typealias Failure = RootFSError
 
     public var layers: [Layer] = []
     public var sourceDateEpoch: Int64?

@@ -1,4 +1,5 @@
 import Foundation
+import RootFS
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -340,27 +341,7 @@ public final class Initramfs {
     /// `names` and every module they depend on (closure over the kernel's `modules.dep`), then
     /// `depmod -b` over the tree so the guest's `modprobe` resolves them.
     public func addModules(_ names: [String], kernel: DebianArtifacts.Kernel) throws {
-        let depText = try String(contentsOfFile: "\(kernel.modulesDirectory)/modules.dep", encoding: .utf8)
-        var deps: [String: [String]] = [:]
-        var byName: [String: String] = [:]
-        for line in depText.split(separator: "\n") {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            let path = String(line[..<colon])
-            deps[path] = line[line.index(after: colon)...].split(separator: " ").map(String.init)
-            byName[Self.moduleName(path)] = path
-        }
-        var closure: [String] = []
-        func add(_ path: String) {
-            guard !closure.contains(path) else { return }
-            closure.append(path)
-            for d in deps[path] ?? [] { add(d) }
-        }
-        for n in names {
-            guard let p = byName[n.replacingOccurrences(of: "-", with: "_")] else {
-                throw HarnessError("module \(n) not in \(kernel.modulesDirectory)/modules.dep")
-            }
-            add(p)
-        }
+        let closure = try ModulesLayer(tree: kernel.modulesDirectory, names: names).closure().modules
         let dest = "\(root)/lib/modules/\(kernel.release)"
         for p in closure {
             let target = "\(dest)/\(p)"
@@ -372,13 +353,6 @@ public final class Initramfs {
         }
         modules += closure.filter { !modules.contains($0) }
         try DebianArtifacts.depmod(base: root, release: kernel.release)
-    }
-
-    /// `kernel/drivers/mtd/nand/raw/nandsim.ko` → `nandsim` (also strips .ko.xz/.zst/.gz; `-` → `_`).
-    static func moduleName(_ path: String) -> String {
-        var base = (path as NSString).lastPathComponent
-        if let r = base.range(of: ".ko") { base = String(base[..<r.lowerBound]) }
-        return base.replacingOccurrences(of: "-", with: "_")
     }
 
     /// Copies the host binary `hostPath` (symlinks followed) to `dest` (default: the same path) and

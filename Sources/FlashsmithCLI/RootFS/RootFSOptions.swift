@@ -76,7 +76,13 @@ struct RootFSLayerOptions: ParsableArguments {
             }
         }
         out.append("rootfs-skeletons")
-        return out.filter { FileIO.kind(of: $0) == .directory }
+        // Each folder once (by its real path), in this order.
+        var seen = Set<String>()
+        return out.filter { p in
+            guard FileIO.kind(of: p) == .directory, let r = realpath(p, nil) else { return false }
+            defer { free(r) }
+            return seen.insert(String(cString: r)).inserted
+        }
     }
 
     /// The spec (if any) with the flags' layers after its own.

@@ -20,11 +20,7 @@ public struct BundleLayer: Sendable {
         self.sysroot = sysroot
     }
 
-    public struct Failure: FlashsmithError, Equatable {
-        public var message: String
-        public var category: ErrorCategory { .data }
-        public var description: String { message }
-    }
+    public typealias Failure = RootFSError
 
     public func apply(to m: inout Manifest) throws {
         let root = Sysroot(sysroot)

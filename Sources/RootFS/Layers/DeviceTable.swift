@@ -32,13 +32,7 @@ public struct DeviceTable: Sendable {
         public var capabilities: [String] = []
     }
 
-    public struct Failure: FlashsmithError, Equatable {
-        public var file: String
-        public var line: Int
-        public var message: String
-        public var category: ErrorCategory { .data }
-        public var description: String { "\(file):\(line): \(message)" }
-    }
+    public typealias Failure = RootFSError
 
     public var file: String
     public var lines: [Line]

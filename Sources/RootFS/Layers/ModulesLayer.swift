@@ -21,12 +21,7 @@ public struct ModulesLayer: Sendable {
         self.names = names
     }
 
-    public struct Failure: FlashsmithError, Equatable {
-        public var path: String
-        public var message: String
-        public var category: ErrorCategory { .data }
-        public var description: String { "\(path): \(message)" }
-    }
+    public typealias Failure = RootFSError
 
     /// `kernel/drivers/mtd/nand/raw/nandsim.ko.xz` → `nandsim`; `-` and `_` are the same.
     public static func moduleName(_ path: String) -> String {
@@ -54,7 +49,9 @@ public struct ModulesLayer: Sendable {
         throw Failure(path: t, message: "expected a modules folder with modules.dep, or a root with lib/modules/RELEASE, found neither")
     }
 
-    public func apply(to m: inout Manifest) throws {
+    /// The named modules and everything they depend on, as paths relative to the modules folder,
+    /// in dependency-closure order (each name, then what it needs).
+    public func closure() throws -> (dir: String, release: String, modules: [String]) {
         let (dir, release) = try locate()
         let depText = String(decoding: try FileIO.readAll("\(dir)/modules.dep"), as: UTF8.self)
         var deps: [String: [String]] = [:]
@@ -78,12 +75,17 @@ public struct ModulesLayer: Sendable {
             }
             add(p)
         }
+        for p in taken where p.hasPrefix("/") || p.split(separator: "/").contains("..") {
+            throw Failure(path: "\(dir)/modules.dep", message: "entry '\(p)': expected a path inside the modules folder")
+        }
+        return (dir, release, taken)
+    }
+
+    public func apply(to m: inout Manifest) throws {
+        let (dir, release, taken) = try closure()
         let source = "modules \(dir)"
         let dest = "/lib/modules/\(release)"
         for p in taken.sorted() {
-            guard !p.hasPrefix("/"), !p.split(separator: "/").contains("..") else {
-                throw Failure(path: "\(dir)/modules.dep", message: "entry '\(p)': expected a path inside the modules folder")
-            }
             let host = "\(dir)/\(p)"
             var st = stat()
             guard lstat(host, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { throw Failure(path: host, message: "listed in modules.dep, expected a regular file, found none") }

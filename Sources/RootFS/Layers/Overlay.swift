@@ -68,16 +68,7 @@ public struct OverlayLayer: Sendable {
             var st = stat()
             guard lstat(hp, &st) == 0 else { throw FileError.cannotOpen(path: hp, reason: FileIO.errnoText()) }
             let source = "\(label) (\(hp))"
-            let kind: Manifest.Kind
-            switch st.st_mode & S_IFMT {
-            case S_IFDIR: kind = .directory
-            case S_IFREG: kind = .file
-            case S_IFLNK: kind = .symlink
-            case S_IFCHR: kind = .charDevice
-            case S_IFBLK: kind = .blockDevice
-            case S_IFIFO: kind = .fifo
-            default: kind = .socket
-            }
+            let kind = Manifest.Kind(fileType: st.st_mode)
             var e = Manifest.Entry(path: ip, kind: kind, mode: mode(st), source: source)
             applyOwner(&e, st)
             e.mtime = Int64(st.st_mtim.tv_sec)

@@ -19,21 +19,18 @@ public struct SkeletonLayer: Sendable {
         self.searchPaths = searchPaths
     }
 
-    public struct Failure: FlashsmithError, Equatable {
-        public var message: String
-        public var category: ErrorCategory { .noInput }
-        public var description: String { message }
-    }
+    public typealias Failure = RootFSError
 
     public func folder() throws -> String {
         if name.contains("/") {
-            guard FileIO.kind(of: name) == .directory else { throw Failure(message: "skeleton \(name): expected a folder, found none") }
+            guard FileIO.kind(of: name) == .directory else { throw Failure(message: "skeleton \(name): expected a folder, found none", category: .noInput) }
             return name
         }
         for p in searchPaths where FileIO.kind(of: "\(p)/\(name)") == .directory { return "\(p)/\(name)" }
         let known = Set(searchPaths.flatMap { p in SharedLibraryClosure.listDirectory(p).filter { FileIO.kind(of: "\(p)/\($0)") == .directory } }).sorted()
         throw Failure(
-            message: "skeleton '\(name)': expected a folder of that name in \(searchPaths.isEmpty ? "(no skeleton folder found)" : searchPaths.joined(separator: ", ")), found \(known.isEmpty ? "none" : known.joined(separator: ", "))"
+            message: "skeleton '\(name)': expected a folder of that name in \(searchPaths.isEmpty ? "(no skeleton folder found)" : searchPaths.joined(separator: ", ")), found \(known.isEmpty ? "none" : known.joined(separator: ", "))",
+            category: .noInput
         )
     }
 
@@ -44,7 +41,7 @@ public struct SkeletonLayer: Sendable {
 
     func apply(to m: inout Manifest, chain: inout [String]) throws {
         let dir = try folder()
-        guard !chain.contains(dir) else { throw Failure(message: "skeleton \(name): 'extends' loops: \((chain + [dir]).joined(separator: " -> "))") }
+        guard !chain.contains(dir) else { throw Failure(message: "skeleton \(name): 'extends' loops: \((chain + [dir]).joined(separator: " -> "))", category: .data) }
         chain.append(dir)
         if FileIO.kind(of: "\(dir)/skeleton.yaml") != .missing {
             let text = String(decoding: try FileIO.readAll("\(dir)/skeleton.yaml"), as: UTF8.self)

@@ -31,13 +31,7 @@ public struct UsersTable: Sendable {
         public var comment: String
     }
 
-    public struct Failure: FlashsmithError, Equatable {
-        public var file: String
-        public var line: Int
-        public var message: String
-        public var category: ErrorCategory { .data }
-        public var description: String { "\(file):\(line): \(message)" }
-    }
+    public typealias Failure = RootFSError
 
     public var file: String
     public var users: [User]

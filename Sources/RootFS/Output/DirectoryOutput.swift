@@ -28,25 +28,20 @@ public enum DirectoryOutput {
         public var notes: [String] = []
     }
 
-    struct Failure: FlashsmithError {
-        var path: String
-        var message: String
-        var category: ErrorCategory { .cannotCreate }
-        var description: String { "\(path): \(message)" }
-    }
+    public typealias Failure = RootFSError
 
     public static func write(_ m: Manifest, to dir: String) throws -> Report {
         let plan = try OutputPlan(m)
         let destination = dir.count > 1 && dir.hasSuffix("/") ? String(dir.dropLast()) : dir
         switch FileIO.kind(of: destination) {
         case .missing, .directory: break
-        default: throw Failure(path: destination, message: "expected a folder (or nothing) to replace, found a file")
+        default: throw Failure(path: destination, message: "expected a folder (or nothing) to replace, found a file", category: .cannotCreate)
         }
         let parent = destination.lastIndex(of: "/").map { String(destination[..<$0]) } ?? "."
         let base = destination.lastIndex(of: "/").map { String(destination[destination.index(after: $0)...]) } ?? destination
         var template = Array("\(parent.isEmpty ? "/" : parent)/.\(base).flashsmith-XXXXXX".utf8CString)
         guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
-            throw Failure(path: destination, message: "cannot create a temporary folder beside it: \(FileIO.errnoText())")
+            throw Failure(path: destination, message: "cannot create a temporary folder beside it: \(FileIO.errnoText())", category: .cannotCreate)
         }
         let temp = String(cString: template.map { UInt8(bitPattern: $0) })
         var committed = false
@@ -57,13 +52,53 @@ public enum DirectoryOutput {
         let mtreeFile = try AtomicFile(destination: destination + ".mtree")
         let mtree = try ArchiveWriter(descriptor: mtreeFile.descriptor, path: destination + ".mtree", format: .mtree, compression: .none)
         let rootFD = open(temp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        guard rootFD >= 0 else { throw Failure(path: temp, message: FileIO.errnoText()) }
+        guard rootFD >= 0 else { throw Failure(path: temp, message: FileIO.errnoText(), category: .cannotCreate) }
         defer { close(rootFD) }
         var stack: [(path: String, fd: Int32)] = [("/", rootFD)]
         defer { for s in stack.dropFirst() { close(s.fd) } }
         var firstName: [Int64: String] = [:]
         var directories: [OutputPlan.Item] = []
         func skip(_ what: String) { report.notApplied[what, default: 0] += 1 }
+        /// Owner (as root), mode, xattrs and time of an entry written at `target`: an open
+        /// descriptor, or a name in a folder (symlinks, nodes: never followed).
+        enum Target {
+            case fd(Int32)
+            case at(Int32, String)
+        }
+        func applyMetadata(_ e: Manifest.Entry, _ target: Target, chmod: Bool, fail: (String) -> Failure) throws {
+            if isRoot {
+                let rc: Int32
+                switch target {
+                case let .fd(fd): rc = fchown(fd, e.uid, e.gid)
+                case let .at(dir, name): rc = fchownat(dir, name, e.uid, e.gid, AT_SYMLINK_NOFOLLOW)
+                }
+                guard rc == 0 else { throw fail("chown") }
+            } else if e.uid != geteuid() || e.gid != getegid() {
+                skip("owners")
+            }
+            if chmod {
+                let rc: Int32
+                switch target {
+                case let .fd(fd): rc = fchmod(fd, mode_t(e.mode))
+                case let .at(dir, name): rc = fchmodat(dir, name, mode_t(e.mode), 0)
+                }
+                guard rc == 0 else { throw fail("chmod") }
+            }
+            for (k, v) in e.xattrs.sorted(by: { $0.key < $1.key }) {
+                guard case let .fd(fd) = target, isRoot || k.hasPrefix("user.") else {
+                    skip("xattrs")
+                    continue
+                }
+                guard v.withUnsafeBytes({ fsetxattr(fd, k, $0.baseAddress, $0.count, 0) }) == 0 else { throw fail("setxattr \(k)") }
+            }
+            var times = [timespec(tv_sec: time_t(e.mtime), tv_nsec: 0), timespec(tv_sec: time_t(e.mtime), tv_nsec: 0)]
+            let rc: Int32
+            switch target {
+            case let .fd(fd): rc = futimens(fd, &times)
+            case let .at(dir, name): rc = utimensat(dir, name, &times, AT_SYMLINK_NOFOLLOW)
+            }
+            guard rc == 0 else { throw fail("set time") }
+        }
 
         for item in plan.items {
             let e = item.entry
@@ -76,14 +111,14 @@ public enum DirectoryOutput {
             }
             let parentPath = Manifest.parent(e.path)
             while let top = stack.last, top.path != parentPath {
-                guard stack.count > 1 else { throw Failure(path: e.path, message: "its folder \(parentPath) was not written first") }
+                guard stack.count > 1 else { throw Failure(path: e.path, message: "its folder \(parentPath) was not written first", category: .cannotCreate) }
                 close(top.fd)
                 stack.removeLast()
             }
             let pfd = stack[stack.count - 1].fd
             let name = Manifest.name(e.path)
             let d = item.dataSource
-            func fail(_ what: String) -> Failure { Failure(path: temp + e.path, message: "\(what): \(FileIO.errnoText())") }
+            func fail(_ what: String) -> Failure { Failure(path: temp + e.path, message: "\(what): \(FileIO.errnoText())", category: .cannotCreate) }
             switch e.kind {
             case .directory:
                 guard mkdirat(pfd, name, 0o700) == 0 else { throw fail("mkdir") }
@@ -106,30 +141,10 @@ public enum DirectoryOutput {
                     offset += chunk.count
                 }
                 report.dataBytes += offset
-                if isRoot {
-                    guard fchown(fd, d.uid, d.gid) == 0 else { throw fail("chown") }
-                } else if d.uid != geteuid() || d.gid != getegid() {
-                    skip("owners")
-                }
-                guard fchmod(fd, mode_t(d.mode)) == 0 else { throw fail("chmod") }
-                for (k, v) in d.xattrs.sorted(by: { $0.key < $1.key }) {
-                    if !isRoot && !k.hasPrefix("user.") {
-                        skip("xattrs")
-                        continue
-                    }
-                    guard v.withUnsafeBytes({ fsetxattr(fd, k, $0.baseAddress, $0.count, 0) }) == 0 else { throw fail("setxattr \(k)") }
-                }
-                var times = [timespec(tv_sec: time_t(d.mtime), tv_nsec: 0), timespec(tv_sec: time_t(d.mtime), tv_nsec: 0)]
-                guard futimens(fd, &times) == 0 else { throw fail("set time") }
+                try applyMetadata(d, .fd(fd), chmod: true, fail: fail)
             case .symlink:
                 guard symlinkat(e.target, pfd, name) == 0 else { throw fail("symlink") }
-                if isRoot {
-                    guard fchownat(pfd, name, e.uid, e.gid, AT_SYMLINK_NOFOLLOW) == 0 else { throw fail("chown") }
-                } else if e.uid != geteuid() || e.gid != getegid() {
-                    skip("owners")
-                }
-                var times = [timespec(tv_sec: time_t(e.mtime), tv_nsec: 0), timespec(tv_sec: time_t(e.mtime), tv_nsec: 0)]
-                guard utimensat(pfd, name, &times, AT_SYMLINK_NOFOLLOW) == 0 else { throw fail("set time") }
+                try applyMetadata(e, .at(pfd, name), chmod: false, fail: fail)
             case .charDevice, .blockDevice, .fifo, .socket:
                 let type: mode_t = e.kind == .charDevice ? S_IFCHR : e.kind == .blockDevice ? S_IFBLK : e.kind == .fifo ? S_IFIFO : S_IFSOCK
                 if e.kind != .fifo && !isRoot {
@@ -137,14 +152,7 @@ public enum DirectoryOutput {
                     continue
                 }
                 guard mknodat(pfd, name, type | mode_t(e.mode & 0o777), dev_t(flashsmith_makedev(e.major, e.minor))) == 0 else { throw fail("mknod") }
-                if isRoot {
-                    guard fchownat(pfd, name, e.uid, e.gid, AT_SYMLINK_NOFOLLOW) == 0 else { throw fail("chown") }
-                } else if e.uid != geteuid() || e.gid != getegid() {
-                    skip("owners")
-                }
-                guard fchmodat(pfd, name, mode_t(e.mode), 0) == 0 else { throw fail("chmod") }
-                var times = [timespec(tv_sec: time_t(e.mtime), tv_nsec: 0), timespec(tv_sec: time_t(e.mtime), tv_nsec: 0)]
-                guard utimensat(pfd, name, &times, AT_SYMLINK_NOFOLLOW) == 0 else { throw fail("set time") }
+                try applyMetadata(e, .at(pfd, name), chmod: true, fail: fail)
             }
         }
         for s in stack.dropFirst() { close(s.fd) }
@@ -154,22 +162,8 @@ public enum DirectoryOutput {
             let e = item.entry
             let fd = try openFolder(rootFD, e.path, temp)
             defer { if fd != rootFD { close(fd) } }
-            func fail(_ what: String) -> Failure { Failure(path: temp + e.path, message: "\(what): \(FileIO.errnoText())") }
-            if isRoot {
-                guard fchown(fd, e.uid, e.gid) == 0 else { throw fail("chown") }
-            } else if e.uid != geteuid() || e.gid != getegid() {
-                skip("owners")
-            }
-            guard fchmod(fd, mode_t(e.mode)) == 0 else { throw fail("chmod") }
-            for (k, v) in e.xattrs.sorted(by: { $0.key < $1.key }) {
-                if !isRoot && !k.hasPrefix("user.") {
-                    skip("xattrs")
-                    continue
-                }
-                guard v.withUnsafeBytes({ fsetxattr(fd, k, $0.baseAddress, $0.count, 0) }) == 0 else { throw fail("setxattr \(k)") }
-            }
-            var times = [timespec(tv_sec: time_t(e.mtime), tv_nsec: 0), timespec(tv_sec: time_t(e.mtime), tv_nsec: 0)]
-            guard futimens(fd, &times) == 0 else { throw fail("set time") }
+            func fail(_ what: String) -> Failure { Failure(path: temp + e.path, message: "\(what): \(FileIO.errnoText())", category: .cannotCreate) }
+            try applyMetadata(e, .fd(fd), chmod: true, fail: fail)
         }
         try mtree.finish()
         // xattrs have no mtree keyword: they follow as comment lines that mtree readers skip and
@@ -187,17 +181,17 @@ public enum DirectoryOutput {
         // Swap the finished tree in.
         if FileIO.kind(of: destination) == .directory {
             var old = Array("\(parent.isEmpty ? "/" : parent)/.\(base).old-XXXXXX".utf8CString)
-            guard old.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else { throw Failure(path: destination, message: "cannot create a folder beside it: \(FileIO.errnoText())") }
+            guard old.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else { throw Failure(path: destination, message: "cannot create a folder beside it: \(FileIO.errnoText())", category: .cannotCreate) }
             let oldPath = String(cString: old.map { UInt8(bitPattern: $0) })
-            guard rename(destination, oldPath) == 0 else { throw Failure(path: destination, message: "cannot move the old tree aside: \(FileIO.errnoText())") }
+            guard rename(destination, oldPath) == 0 else { throw Failure(path: destination, message: "cannot move the old tree aside: \(FileIO.errnoText())", category: .cannotCreate) }
             guard rename(temp, destination) == 0 else {
                 let reason = FileIO.errnoText()
                 rename(oldPath, destination)
-                throw Failure(path: destination, message: "cannot move the new tree in place: \(reason)")
+                throw Failure(path: destination, message: "cannot move the new tree in place: \(reason)", category: .cannotCreate)
             }
             removeTree(oldPath)
         } else {
-            guard rename(temp, destination) == 0 else { throw Failure(path: destination, message: "cannot move the new tree in place: \(FileIO.errnoText())") }
+            guard rename(temp, destination) == 0 else { throw Failure(path: destination, message: "cannot move the new tree in place: \(FileIO.errnoText())", category: .cannotCreate) }
         }
         committed = true
         try mtreeFile.commit()
@@ -215,7 +209,7 @@ public enum DirectoryOutput {
         for c in path.split(separator: "/") {
             let next = openat(fd, String(c), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
             if fd != root { close(fd) }
-            guard next >= 0 else { throw Failure(path: temp + path, message: "open folder: \(FileIO.errnoText())") }
+            guard next >= 0 else { throw Failure(path: temp + path, message: "open folder: \(FileIO.errnoText())", category: .cannotCreate) }
             fd = next
         }
         return fd

@@ -192,9 +192,7 @@ public struct Listing: Sendable {
         func visit(_ host: String, _ path: String) throws {
             var st = stat()
             guard lstat(host, &st) == 0 else { throw FileError.cannotOpen(path: host, reason: FileIO.errnoText()) }
-            let t = st.st_mode & S_IFMT
-            let kind: Manifest.Kind =
-                t == S_IFDIR ? .directory : t == S_IFREG ? .file : t == S_IFLNK ? .symlink : t == S_IFCHR ? .charDevice : t == S_IFBLK ? .blockDevice : t == S_IFIFO ? .fifo : .socket
+            let kind = Manifest.Kind(fileType: st.st_mode)
             var item = Item(path: path, kind: kind, mode: UInt32(st.st_mode & 0o7777), uid: st.st_uid, gid: st.st_gid, mtime: Int64(st.st_mtim.tv_sec), size: 0)
             item.xattrs = readXattrs(host)
             switch kind {

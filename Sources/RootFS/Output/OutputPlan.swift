@@ -19,11 +19,7 @@ public struct OutputPlan {
 
     public var items: [Item] = []
 
-    public struct Failure: FlashsmithError, Equatable {
-        public var message: String
-        public var category: ErrorCategory { .data }
-        public var description: String { message }
-    }
+    public typealias Failure = RootFSError
 
     public static func name(_ path: String) -> String { path == "/" ? "." : "." + path }
 
