@@ -18,7 +18,13 @@ public enum ArchiveOutput {
         let w = try ArchiveWriter(descriptor: out.descriptor, path: path, format: format, compression: compression, level: level)
         var firstName: [Int64: String] = [:]
         var lostXattrs: [String] = []
+        var sockets: [String] = []
         for item in plan.items {
+            // tar has no type for sockets (GNU tar and bsdtar skip them too); cpio keeps them.
+            if format == .tar, item.entry.kind == .socket {
+                sockets.append(item.entry.path)
+                continue
+            }
             let member = plan.member(item, format: format, firstName: firstName)
             if firstName[item.inode] == nil { firstName[item.inode] = item.name }
             if format == .cpio, !item.dataSource.xattrs.isEmpty, item.linkIndex == 0 { lostXattrs.append(item.entry.path) }
@@ -31,6 +37,9 @@ public enum ArchiveOutput {
         }
         try w.finish()
         try out.commit()
+        if !sockets.isEmpty {
+            report.notes.append("tar has no type for sockets: \(sockets.count) left out (\(sockets.prefix(5).joined(separator: ", ")))")
+        }
         if !lostXattrs.isEmpty {
             report.notes.append("cpio newc has no room for xattrs: \(lostXattrs.count) entr\(lostXattrs.count == 1 ? "y loses" : "ies lose") them (\(lostXattrs.prefix(5).joined(separator: ", "))\(lostXattrs.count > 5 ? ", …" : "")); use tar to keep file capabilities")
         }
