@@ -48,6 +48,8 @@ let package = Package(
             dependencies: ["CLinux", "FlashsmithCore", "Archive", "YAML", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
+        // Process migration: kernel configuration checks (criu, ubifs, nfsroot, devtmpfs).
+        .target(name: "Migration", dependencies: ["FlashsmithCore", "Archive"], swiftSettings: strict),
         // Boot images: legacy uImage and FIT.
         .target(
             name: "BootImage",
@@ -62,7 +64,7 @@ let package = Package(
         .target(
             name: "FlashsmithCLI",
             dependencies: [
-                "FlashsmithCore", "UBootEnv", "MTD", "BootImage", "DeviceTree", "Archive", "RootFS",
+                "FlashsmithCore", "UBootEnv", "MTD", "BootImage", "DeviceTree", "Archive", "RootFS", "Migration",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -83,6 +85,7 @@ let package = Package(
             name: "DeviceTreeTests",
             dependencies: ["DeviceTree", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: strict
         ),
+        .testTarget(name: "MigrationTests", dependencies: ["Migration", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "RootFSTests", dependencies: ["RootFS", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "CModulesTests", dependencies: ["CArchive", "CFDT", "CMTD", "MTD", "TestSupport"], swiftSettings: strict),

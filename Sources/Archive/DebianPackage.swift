@@ -34,6 +34,59 @@ public enum DebianPackage {
         return try withDataMember(deb) { outer, member in try extractData(outer: outer, deb: deb, member: member, into: directory, write: true) }
     }
 
+    /// The first file of the package's data whose name (without `./`) satisfies `match`, read
+    /// whole (at most 16 MiB): e.g. a kernel package's `boot/config-*`.
+    public static func readFile(_ deb: String, where match: @escaping (String) -> Bool) throws -> (String, [UInt8])? {
+        var found: (String, [UInt8])?
+        _ = try withDataMember(deb) { outer, member in
+            try withInner(outer: outer, deb: deb, member: member) { inner in
+                var entry: OpaquePointer?
+                while archive_read_next_header(inner, &entry) == ARCHIVE_OK, let e = entry {
+                    var name = archive_entry_pathname(e).map { String(cString: $0) } ?? ""
+                    while name.hasPrefix("./") { name.removeFirst(2) }
+                    guard archive_entry_filetype(e) == flashsmith_ae_ifreg(), match(name) else { continue }
+                    let size = Int(archive_entry_size(e))
+                    guard size <= 16 << 20 else { throw Failure(path: deb, message: "\(member): \(name): \(size) bytes, expected at most 16 MiB") }
+                    var bytes = [UInt8](repeating: 0, count: size)
+                    let n = bytes.withUnsafeMutableBytes { archive_read_data(inner, $0.baseAddress, size) }
+                    guard n == size else { throw Failure(path: deb, message: "\(member): \(name): short read") }
+                    found = (name, bytes)
+                    return
+                }
+            }
+            return 0
+        }
+        return found
+    }
+
+    /// Opens the data member as an archive of its own and hands it to `body`.
+    static func withInner(outer: OpaquePointer, deb: String, member: String, _ body: (OpaquePointer) throws -> Void) throws {
+        guard let inner = archive_read_new() else { throw Failure(path: deb, message: "libarchive: out of memory") }
+        defer { archive_read_free(inner) }
+        archive_read_support_filter_all(inner)
+        archive_read_support_format_tar(inner)
+        let box = Unmanaged.passRetained(Outer(outer))
+        defer { box.release() }
+        guard archive_read_open(inner, box.toOpaque(), nil, readOuter, nil) == ARCHIVE_OK else {
+            throw Failure(path: deb, message: "\(member): \(errorText(inner))")
+        }
+        try body(inner)
+    }
+
+    /// libarchive read callback: the inner archive reads the outer one's current member.
+    static let readOuter: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?, UnsafeMutablePointer<UnsafeRawPointer?>?) -> la_ssize_t = { _, client, buffer in
+        guard let client, let buffer else { return -1 }
+        let o = Unmanaged<Outer>.fromOpaque(client).takeUnretainedValue()
+        var block: UnsafeRawPointer?
+        var size = 0
+        var offset: la_int64_t = 0
+        let rc = archive_read_data_block(o.archive, &block, &size, &offset)
+        if rc == ARCHIVE_EOF { return 0 }
+        guard rc == ARCHIVE_OK || rc == ARCHIVE_WARN else { return -1 }
+        buffer.pointee = block
+        return la_ssize_t(size)
+    }
+
     /// Opens the ar archive and hands `body` the stream positioned at its data.tar.* member.
     static func withDataMember(_ deb: String, _ body: (OpaquePointer, String) throws -> Int) throws -> Int {
         guard let outer = archive_read_new() else { throw Failure(path: deb, message: "libarchive: out of memory") }
@@ -79,19 +132,7 @@ public enum DebianPackage {
         archive_write_disk_set_options(disk, ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT)
         let box = Unmanaged.passRetained(Outer(outer))
         defer { box.release() }
-        let read: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?, UnsafeMutablePointer<UnsafeRawPointer?>?) -> la_ssize_t = { _, client, buffer in
-            guard let client, let buffer else { return -1 }
-            let o = Unmanaged<Outer>.fromOpaque(client).takeUnretainedValue()
-            var block: UnsafeRawPointer?
-            var size = 0
-            var offset: la_int64_t = 0
-            let rc = archive_read_data_block(o.archive, &block, &size, &offset)
-            if rc == ARCHIVE_EOF { return 0 }
-            guard rc == ARCHIVE_OK || rc == ARCHIVE_WARN else { return -1 }
-            buffer.pointee = block
-            return la_ssize_t(size)
-        }
-        guard archive_read_open(inner, box.toOpaque(), nil, read, nil) == ARCHIVE_OK else {
+        guard archive_read_open(inner, box.toOpaque(), nil, readOuter, nil) == ARCHIVE_OK else {
             throw Failure(path: deb, message: "\(member): \(errorText(inner))")
         }
         var count = 0

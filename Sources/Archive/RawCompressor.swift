@@ -67,3 +67,29 @@ public enum RawCompressor {
         try check(archive_write_close(a), "archive_write_close")
     }
 }
+
+/// Reads a compressed stream whole (gzip, xz, zstd, lz4, bzip2: libarchive's filters over its raw
+/// format), for small files such as /proc/config.gz. At most `limit` bytes are accepted.
+public enum RawDecompressor {
+    public static func decompress(_ path: String, limit: Int = 64 << 20) throws -> [UInt8] {
+        guard let a = archive_read_new() else { throw RawCompressor.Failure(operation: "archive_read_new", message: "out of memory") }
+        defer { archive_read_free(a) }
+        archive_read_support_filter_all(a)
+        archive_read_support_format_raw(a)
+        guard archive_read_open_filename(a, path, 1 << 16) == ARCHIVE_OK else {
+            throw ArchiveFailure(path: path, message: "expected a compressed stream: \(libarchiveError(a))")
+        }
+        var entry: OpaquePointer?
+        guard archive_read_next_header(a, &entry) == ARCHIVE_OK else { throw ArchiveFailure(path: path, message: libarchiveError(a)) }
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = buf.withUnsafeMutableBytes { archive_read_data(a, $0.baseAddress, $0.count) }
+            if n == 0 { break }
+            guard n > 0 else { throw ArchiveFailure(path: path, message: "decompressing at \(out.count): \(libarchiveError(a))") }
+            out += buf[0..<n]
+            guard out.count <= limit else { throw ArchiveFailure(path: path, message: "expected at most \(limit) bytes once decompressed, found more") }
+        }
+        return out
+    }
+}
