@@ -84,6 +84,8 @@ public struct Manifest: Sendable {
     public let sourceDateEpoch: Int64
     /// What a layer could not do or chose to skip, for the build report.
     public var notes: [String] = []
+    /// Write /usr/share/flashsmith/content.sha256 after the last layer (``ContentManifest``).
+    public var contentManifest = false
 
     public init(sourceDateEpoch: Int64) {
         self.sourceDateEpoch = sourceDateEpoch

@@ -8,6 +8,7 @@ import Glibc
 /// flags. Relative paths in a file are relative to the file's folder.
 /// ```yaml
 /// source-date-epoch: 1700000000     # optional: else $SOURCE_DATE_EPOCH, else 0
+/// content-manifest: true            # optional: /usr/share/flashsmith/content.sha256
 /// layers:
 ///   - skeleton: base                # a name in rootfs-skeletons/, or a folder
 ///   - busybox: /bin/busybox
@@ -23,6 +24,8 @@ import Glibc
 ///     load: [nandsim, ubifs]
 ///   - bundle: [/usr/bin/zstd]
 ///     sysroot: /                    # default /
+///   - criu: /                       # criu with its libraries from this sysroot, migrate, modules
+///     modules: /lib/modules/6.1.0-26-amd64   # optional: CRIU's kernel modules from this tree
 ///   - file: /etc/motd
 ///     content: "hello\n"
 ///     mode: 0644                    # optional; uid, gid too
@@ -36,6 +39,7 @@ public struct RootFSSpec: Sendable {
         case users(path: String)
         case modules(ModulesLayer)
         case bundle(BundleLayer)
+        case criu(CRIULayer)
         case file(path: String, content: [UInt8], mode: UInt32, uid: UInt32, gid: UInt32, source: String)
     }
 
@@ -43,6 +47,8 @@ public struct RootFSSpec: Sendable {
 
     public var layers: [Layer] = []
     public var sourceDateEpoch: Int64?
+    /// Write the content manifest (/usr/share/flashsmith/content.sha256); the criu layer asks for it too.
+    public var contentManifest = false
 
     public init(layers: [Layer] = [], sourceDateEpoch: Int64? = nil) {
         self.layers = layers
@@ -71,6 +77,7 @@ public struct RootFSSpec: Sendable {
             case let .users(p): try UsersTable.load(p).apply(to: &m)
             case let .modules(x): try x.apply(to: &m)
             case let .bundle(b): try b.apply(to: &m)
+            case let .criu(c): try c.apply(to: &m)
             case let .file(path, content, mode, uid, gid, source):
                 var e = Manifest.Entry(path: path, kind: .file, mode: mode, source: source)
                 e.content = .bytes(content)
@@ -80,6 +87,7 @@ public struct RootFSSpec: Sendable {
                 try m.add(e)
             }
         }
+        if contentManifest || m.contentManifest { try ContentManifest.add(to: &m) }
         return m
     }
 
@@ -94,22 +102,24 @@ public struct RootFSSpec: Sendable {
         var spec = RootFSSpec()
         for (k, v) in root.mapping ?? [] {
             switch k {
+            case "content-manifest":
+                spec.contentManifest = v.string == "true" || v.string == "yes"
             case "source-date-epoch":
                 guard let e = v.integer, e <= UInt64(Int64.max) else { throw fail(v, "source-date-epoch: expected seconds since 1970, found \(v.kind)") }
                 spec.sourceDateEpoch = Int64(e)
             case "layers": break
-            default: throw fail(v, "unknown key '\(k)': expected source-date-epoch or layers")
+            default: throw fail(v, "unknown key '\(k)': expected source-date-epoch, content-manifest or layers")
             }
         }
         guard let layers = root["layers"]?.sequence else { throw Failure(file: path, line: root.line, message: "expected 'layers:' with a list of layers") }
-        let kinds = ["skeleton", "overlay", "busybox", "devices", "users", "modules", "bundle", "file"]
+        let kinds = ["skeleton", "overlay", "busybox", "devices", "users", "modules", "bundle", "criu", "file"]
         for node in layers {
             guard let map = node.mapping, let kind = map.first?.key, kinds.contains(kind), let value = map.first?.value else {
                 throw fail(node, "a layer: expected a mapping starting with one of \(kinds.joined(separator: ", ")), found \(node.kind)")
             }
             let allowed: [String: [String]] = [
                 "skeleton": [], "overlay": ["destination", "replace", "modes", "owner"], "busybox": ["links"], "devices": [], "users": [],
-                "modules": ["load"], "bundle": ["sysroot"], "file": ["content", "mode", "uid", "gid"],
+                "modules": ["load"], "bundle": ["sysroot"], "criu": ["modules"], "file": ["content", "mode", "uid", "gid"],
             ]
             for (k, v) in map.dropFirst() where !(allowed[kind] ?? []).contains(k) {
                 throw fail(v, "\(kind) layer: unknown key '\(k)'\((allowed[kind] ?? []).isEmpty ? "" : ": expected \((allowed[kind] ?? []).joined(separator: ", "))")")
@@ -166,6 +176,10 @@ public struct RootFSSpec: Sendable {
             case "users": spec.layers.append(.users(path: rel(try str(value, "users"))))
             case "modules":
                 spec.layers.append(.modules(ModulesLayer(tree: rel(try str(value, "modules")), names: try list(node["load"], "load"))))
+            case "criu":
+                // `- criu: SYSROOT` (`/` for the host), optionally with `modules: TREE`.
+                let sysroot = value.string.map { $0 == "/" ? "/" : rel($0) } ?? "/"
+                spec.layers.append(.criu(CRIULayer(sysroot: sysroot, modules: node["modules"]?.string.map(rel), skeletonPaths: skeletonPaths)))
             case "bundle":
                 let sysroot = node["sysroot"].map { rel($0.string ?? "/") } ?? "/"
                 spec.layers.append(.bundle(BundleLayer(binaries: try list(value, "bundle"), sysroot: sysroot)))

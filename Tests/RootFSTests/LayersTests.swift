@@ -110,3 +110,15 @@ import TestSupport
         #expect(n["/etc/secret"]?.mode == 0o644)
     }
 }
+
+@Suite struct ModulesMergeTests {
+    @Test func twoModulesLayersKeepBothIndexes() throws {
+        let dir = try TempDir()
+        let tree = try LayersTests().modulesTree(dir)
+        var m = Manifest(sourceDateEpoch: 0)
+        try ModulesLayer(tree: tree, names: ["d"]).apply(to: &m)
+        try ModulesLayer(tree: tree, names: ["b"]).apply(to: &m)
+        let dep = String(decoding: try m.contents(try #require(m["/lib/modules/6.1.0-test/modules.dep"])), as: UTF8.self)
+        #expect(dep == "kernel/drivers/d/d.ko:\nkernel/lib/b.ko: kernel/lib/c.ko.xz\nkernel/lib/c.ko.xz:\n")
+    }
+}

@@ -10,8 +10,8 @@ extension BusyboxLayer.Links: ExpressibleByArgument {}
 extension ArchiveCompression: ExpressibleByArgument {}
 
 /// The layers of the common case, as flags (every one optional, the list flags repeatable). Applied
-/// after a SPEC's layers, in this order: skeletons, overlays, bundled binaries, modules, busybox
-/// (which leaves paths already taken alone), users tables, device tables.
+/// after a SPEC's layers, in this order: skeletons, overlays, bundled binaries, modules, ready-made
+/// layers (--with), busybox (which leaves paths already taken alone), users tables, device tables.
 struct RootFSLayerOptions: ParsableArguments {
     @Option(name: .long, help: "A skeleton: a name in rootfs-skeletons/ (base, nfs-dev) or a folder. Repeatable.")
     var skeleton: [String] = []
@@ -43,6 +43,12 @@ struct RootFSLayerOptions: ParsableArguments {
     @Option(name: .long, help: "A device table (Buildroot makedevs format). Repeatable.")
     var devices: [String] = []
 
+    @Option(name: .customLong("with"), help: "A ready-made layer: criu (criu and its libraries from --sysroot, migrate, and with --modules CRIU's kernel modules). Repeatable.")
+    var with: [String] = []
+
+    @Flag(name: .long, help: "Write /usr/share/flashsmith/content.sha256 (every file's sha256; --with criu turns it on).")
+    var contentManifest = false
+
     @Option(name: .long, help: "Where skeleton names are looked up (default: $FLASHSMITH_SKELETONS, then rootfs-skeletons/ beside the tool).")
     var skeletons: [String] = []
 
@@ -50,12 +56,13 @@ struct RootFSLayerOptions: ParsableArguments {
     var sourceDateEpoch: Int64?
 
     var isEmpty: Bool {
-        skeleton.isEmpty && overlay.isEmpty && bundle.isEmpty && modules == nil && busybox == nil && users.isEmpty && devices.isEmpty
+        skeleton.isEmpty && overlay.isEmpty && bundle.isEmpty && modules == nil && busybox == nil && users.isEmpty && devices.isEmpty && with.isEmpty
     }
 
     func validate() throws {
         if !module.isEmpty && modules == nil { throw ValidationError("--module needs --modules DIR") }
-        if modules != nil && module.isEmpty { throw ValidationError("--modules needs at least one --module NAME") }
+        if modules != nil && module.isEmpty && !with.contains("criu") { throw ValidationError("--modules needs at least one --module NAME (or --with criu)") }
+        for w in with where w != "criu" { throw ValidationError("--with: expected criu, found '\(w)'") }
     }
 
     /// Where skeleton names are looked up.
@@ -89,10 +96,12 @@ struct RootFSLayerOptions: ParsableArguments {
     func spec(file: String?) throws -> RootFSSpec {
         var spec = try file.map { try RootFSSpec.load($0, skeletonPaths: skeletonPaths()) } ?? RootFSSpec()
         if let sourceDateEpoch { spec.sourceDateEpoch = sourceDateEpoch }
+        if contentManifest { spec.contentManifest = true }
         for s in skeleton { spec.layers.append(.skeleton(SkeletonLayer(name: s, searchPaths: skeletonPaths()))) }
         for o in overlay { spec.layers.append(.overlay(OverlayLayer(folder: o))) }
         if !bundle.isEmpty { spec.layers.append(.bundle(BundleLayer(binaries: bundle, sysroot: sysroot))) }
-        if let modules { spec.layers.append(.modules(ModulesLayer(tree: modules, names: module))) }
+        if let modules, !module.isEmpty { spec.layers.append(.modules(ModulesLayer(tree: modules, names: module))) }
+        if with.contains("criu") { spec.layers.append(.criu(CRIULayer(sysroot: sysroot, modules: modules, skeletonPaths: skeletonPaths()))) }
         if let busybox { spec.layers.append(.busybox(BusyboxLayer(binary: busybox, links: busyboxLinks))) }
         for u in users { spec.layers.append(.users(path: u)) }
         for d in devices { spec.layers.append(.devices(path: d)) }

@@ -112,6 +112,12 @@ public struct ModulesLayer: Sendable {
             for line in text.split(separator: "\n", omittingEmptySubsequences: false).dropLast(text.hasSuffix("\n") ? 1 : 0) {
                 if line.hasPrefix("#") || keep(line) { out += line + "\n" }
             }
+            // A second modules layer for the same kernel adds to what the first one kept.
+            if let existing = m[m.place("\(dest)/\(file)")], existing.kind == .file {
+                let old = String(decoding: try m.contents(existing), as: UTF8.self)
+                let have = Set(old.split(separator: "\n", omittingEmptySubsequences: false))
+                out = old + out.split(separator: "\n").filter { !have.contains($0) }.map { $0 + "\n" }.joined()
+            }
             var e = Manifest.Entry(path: "\(dest)/\(file)", kind: .file, mode: 0o644, source: source)
             e.content = .bytes(Array(out.utf8))
             e.mtime = m.sourceDateEpoch
