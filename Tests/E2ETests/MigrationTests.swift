@@ -172,6 +172,74 @@ extension E2E {
             #expect(line(rb, "E2E-B-FINAL ")?.hasSuffix("p3=absent") == true, "\(ctx)")
             #expect(ra.exitStatus == 0 && rb.exitStatus == 0, "both guests power off by themselves: \(ctx)")
         }
+
+        /// arm64: criu and its libraries bundled from arm64 packages (apt's closure of `criu`,
+        /// unpacked by `rootfs sysroot`) with Debian's arm64 kernel modules; in the guest, `criu check`
+        /// passes and `migrate` moves a counter to the same device (its PIDs are taken by the stopped
+        /// original: a PID namespace); pre-dump is refused for want of soft-dirty, as on real arm64.
+        @Test("arm64: criu from arm64 packages; a counter migrates to the same device")
+        func arm64CriuFromPackages() throws {
+            guard toolsAvailable("qemu-system-aarch64", "apt-get", "dpkg"), filesAvailable(flashsmithPath) else { return }
+            let kernel = try DebianArtifacts.arm64Kernel()
+            let debs = try DebianArtifacts.debsWithDependencies(["criu", "busybox-static"], architecture: "arm64")
+            let dir = try TempDir("flashsmith-e2e-migrate-arm64")
+            let s = try flashsmith(["rootfs", "sysroot"] + debs + ["-o", dir.file("sysroot")])
+            try #require(s.status == 0, "rootfs sysroot: \(s.err)")
+            try FileManager.default.createDirectory(atPath: dir.file("overlay/etc/init.d"), withIntermediateDirectories: true)
+            _ = try dir.write(
+                "overlay/etc/init.d/S90e2e",
+                #"""
+                #!/bin/sh
+                [ "$1" = start ] || exit 0
+                echo "E2E-ARM64-UP $(uname -m)"
+                criu check >/tmp/check 2>&1; echo "E2E-CHECK rc=$? $(tail -n1 /tmp/check)"
+                n=0; until nc -w 1 127.0.0.1 7070 </dev/null >/dev/null 2>&1; do n=$((n+1)); [ $n -gt 100 ] && break; sleep 0.2; done
+                ( setsid sh -c ': e2e-counter; i=0; while :; do echo $i >> /tmp/counter; i=$((i+1)); sleep 1; done' </dev/null >/dev/null 2>&1 & )
+                sleep 3; P=$(ps -o pid,args | awk '/[e]2e-counter/ { print $1; exit }')
+                echo "E2E-BEFORE pid=$P last=$(tail -n1 /tmp/counter)"
+                migrate send $P 127.0.0.1 --pre-dump 1 2>&1 | sed 's/^/E2E-MIGRATE /'
+                sleep 3
+                echo "E2E-AFTER old=$( [ -e /proc/$P ] && grep -q zombie /proc/$P/status || [ ! -e /proc/$P ] && echo gone || echo here) values=$(tr '\n' ' ' < /tmp/counter)"
+                poweroff -f
+                """#
+            )
+            chmod(dir.file("overlay/etc/init.d/S90e2e"), 0o755)
+            let initrd = dir.file("node.cpio.gz")
+            let b = try flashsmith(
+                "rootfs", "build", "--skeleton", "base", "--skeleton", "criu-node", "--overlay", dir.file("overlay"), "--busybox", dir.file("sysroot/bin/busybox"),
+                "--with", "criu", "--sysroot", dir.file("sysroot"), "--modules", kernel.modulesDirectory, "-o", initrd
+            )
+            try #require(b.status == 0, "rootfs build: \(b.err)")
+            let r = try QEMU.run(
+                "qemu-system-aarch64",
+                [
+                    "-M", "virt", "-cpu", "cortex-a57", "-m", "1024", "-accel", "tcg", "-nographic", "-no-reboot", "-nic", "none", "-kernel", kernel.vmlinuz,
+                    "-initrd", initrd, "-append", "console=ttyAMA0 panic=-1 quiet flashsmith.migrate=receive",
+                ],
+                log: dir.file("qemu.log"), timeout: .seconds(180), markers: ["E2E-ARM64-UP", "E2E-AFTER"], killOn: ["Kernel panic"]
+            )
+            print("E2E timing: arm64 migration guest \(r.summary) \(r.markerTimes)")
+            let lines = r.log.split(separator: "\n").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\r")) }
+            for l in lines where l.contains("E2E-MIGRATE") { print("E2E migrate (arm64): \(l)") }
+            func line(_ p: String) -> String? {
+                for l in lines { if let x = l.range(of: p) { return String(l[x.upperBound...]) } }
+                return nil
+            }
+            let ctx = r.tail(60)
+            #expect(line("E2E-ARM64-UP ") == "aarch64", "\(ctx)")
+            #expect(line("E2E-CHECK rc=")?.hasPrefix("0 Looks good.") == true, "criu check on arm64: \(ctx)")
+            let migrate = lines.filter { $0.contains("E2E-MIGRATE") }.joined(separator: "\n")
+            #expect(migrate.contains("pre-dump: not supported by this kernel"), "\(migrate)")
+            #expect(migrate.contains("moved to 127.0.0.1") && migrate.contains("PID namespace there: yes"), "\(migrate)\n\(ctx)")
+            let before = Int((line("E2E-BEFORE ") ?? "").split(separator: "=").last.map(String.init) ?? "")
+            let after = (line("E2E-AFTER ") ?? "")
+            let values = (after.components(separatedBy: "values=").last ?? "").split(separator: " ").compactMap { Int($0) }
+            #expect(after.hasPrefix("old=gone"), "\(after)")
+            if let before {
+                #expect(values.count >= before + 4 && values == Array(0..<values.count), "one counter, no reset, no repeat: \(values)")
+            }
+            #expect(r.exitStatus == 0, "\(ctx)")
+        }
     }
 }
 

@@ -116,6 +116,33 @@ public enum DebianArtifacts {
         }
     }
 
+    /// The .deb files of `names` and everything they depend on for `architecture`, as apt resolves
+    /// them against an empty system (a private apt state: nothing counts as installed), downloaded
+    /// once into `<cache>/debs-closure/<architecture>/<names>/` and kept.
+    public static func debsWithDependencies(_ names: [String], architecture: String) throws -> [String] {
+        try withCache { cache in
+            let folder = "\(cache)/debs-closure/\(architecture)/\(names.joined(separator: "+"))"
+            func list() -> [String] {
+                ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasSuffix(".deb") }.sorted().map { "\(folder)/\($0)" }
+            }
+            if FileManager.default.fileExists(atPath: "\(folder)/.complete") { return list() }
+            try? FileManager.default.removeItem(atPath: folder)
+            try FileManager.default.createDirectory(atPath: "\(folder)/partial", withIntermediateDirectories: true)
+            let apt = try AptContext.makePrivate(cache: cache, architecture: architecture, update: false)
+            var options = apt.options + ["-o", "Dir::Cache::archives=\(folder)", "-o", "Debug::NoLocking=1", "-q", "-y", "--no-install-recommends"]
+            if getuid() == 0 { options += ["-o", "APT::Sandbox::User=root"] }
+            do {
+                try mustRun("apt-get", options + ["install", "--download-only"] + names)
+            } catch {
+                let fresh = try AptContext.makePrivate(cache: cache, architecture: architecture, update: true)
+                options = fresh.options + Array(options.dropFirst(apt.options.count))
+                try mustRun("apt-get", options + ["install", "--download-only"] + names)
+            }
+            _ = FileManager.default.createFile(atPath: "\(folder)/.complete", contents: nil)
+            return list()
+        }
+    }
+
     public static func kernel(metapackage: String, architecture: String) throws -> Kernel {
         try withCache { cache in
             do {
