@@ -85,7 +85,7 @@ let package = Package(
             name: "DeviceTreeTests",
             dependencies: ["DeviceTree", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: strict
         ),
-        .testTarget(name: "MigrationTests", dependencies: ["Migration", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "MigrationTests", dependencies: ["Migration", "RootFS", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "RootFSTests", dependencies: ["RootFS", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "CModulesTests", dependencies: ["CArchive", "CFDT", "CMTD", "MTD", "TestSupport"], swiftSettings: strict),
