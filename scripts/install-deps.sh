@@ -14,6 +14,8 @@ PACKAGES=(
   gzip bzip2 xz-utils lz4 zstd openssl python3 libcap2-bin util-linux
   # QEMU end-to-end tests: emulators, Debian's real U-Boot, the guest userland
   qemu-system-arm qemu-system-x86 u-boot-qemu busybox-static kmod
+  # CRIU, bundled into the migration images (from the host for amd64; arm64 comes from packages)
+  criu
   # benchmarks
   hyperfine time rhash fakeroot
 )
