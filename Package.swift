@@ -48,6 +48,8 @@ let package = Package(
             dependencies: ["CLinux", "FlashsmithCore", "Archive", "YAML", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
+        // Flash: UBI images (writer as ubinize, reader for any), later NAND layouts, OOB and ECC.
+        .target(name: "Flash", dependencies: ["FlashsmithCore"], swiftSettings: strict),
         // Process migration: kernel configuration checks (criu, ubifs, nfsroot, devtmpfs).
         .target(name: "Migration", dependencies: ["FlashsmithCore", "Archive"], swiftSettings: strict),
         // Boot images: legacy uImage and FIT.
@@ -64,7 +66,7 @@ let package = Package(
         .target(
             name: "FlashsmithCLI",
             dependencies: [
-                "FlashsmithCore", "UBootEnv", "MTD", "BootImage", "DeviceTree", "Archive", "RootFS", "Migration",
+                "FlashsmithCore", "UBootEnv", "MTD", "BootImage", "DeviceTree", "Archive", "RootFS", "Migration", "Flash",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -86,6 +88,7 @@ let package = Package(
             dependencies: ["DeviceTree", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: strict
         ),
         .testTarget(name: "MigrationTests", dependencies: ["Migration", "RootFS", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "FlashTests", dependencies: ["Flash", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "RootFSTests", dependencies: ["RootFS", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "CModulesTests", dependencies: ["CArchive", "CFDT", "CMTD", "MTD", "TestSupport"], swiftSettings: strict),

@@ -12,6 +12,8 @@ PACKAGES=(
   # peers the interop tests run against
   u-boot-tools libubootenv-tool device-tree-compiler mtd-utils cpio libarchive-tools tar
   gzip bzip2 xz-utils lz4 zstd openssl python3 libcap2-bin util-linux
+  # ubi_reader (PyPI) goes into a venv the tests make: python3-venv and pip
+  python3-venv python3-pip
   # QEMU end-to-end tests: emulators, Debian's real U-Boot, the guest userland
   qemu-system-arm qemu-system-x86 u-boot-qemu busybox-static kmod
   # CRIU, bundled into the migration images (from the host for amd64; arm64 comes from packages)

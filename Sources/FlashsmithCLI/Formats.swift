@@ -1,6 +1,7 @@
 import FlashsmithCore
 import BootImage
 import DeviceTree
+import Flash
 import RootFS
 import UBootEnv
 
@@ -12,4 +13,5 @@ let registeredFormats: [any InspectableFormat.Type] = [
     DTBFormat.self,
     EnvFormat.self,
     RootFSArchiveFormat.self,
+    UBIFormat.self,
 ]
