@@ -743,5 +743,33 @@ def _rootfs_tar(ctx: Ctx) -> Row:
     )
 
 
+# --------------------------------------------------------------------------------------------
+# UBI
+
+
+@row("ubi", runs=5, help="UBI image of a 128 MiB dynamic volume (2 KiB pages, 128 KiB PEBs): flashsmith ubi build vs ubinize")
+def _ubi(ctx: Ctx) -> Row:
+    d = ctx.inputs / "ubi"
+    d.mkdir(exist_ok=True)
+    vol = random_file(d / "volume.bin", 128 << 20)
+    ini = write_if_changed(d / "ubinize.ini", f"[rootfs]\nmode=ubi\nvol_id=0\nvol_type=dynamic\nvol_name=rootfs\nvol_flags=autoresize\nimage={vol}\n".encode())
+    fs, peer = ctx.file("flashsmith.ubi"), ctx.file("ubinize.ubi")
+    opts = ["-p", "128KiB", "-m", "2048", "-s", "512", "-Q", "1"]
+
+    def check(_: dict) -> tuple[bool, str]:
+        same = Path(fs).read_bytes() == Path(peer).read_bytes()
+        return same, f"outputs {'byte-identical' if same else 'DIFFER'} ({Path(fs).stat().st_size:,} bytes)"
+
+    return Row(
+        commands=[
+            Cmd("flashsmith", [ctx.flashsmith, "ubi", "build", str(ini), "-o", fs, *opts]),
+            Cmd("ubinize", ["ubinize", "-o", peer, *opts, str(ini)]),
+        ],
+        describe="128 MiB of seeded random bytes in one dynamic autoresize volume, sub-page 512, -Q 1 for both",
+        check=check,
+        bytes_in=128 << 20,
+    )
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -130,7 +130,7 @@ public enum UBIImageWriter {
             guard size > 0 else { throw Failure(message: "\(v.source): image \(image) is empty") }
             guard size <= v.size else { throw Failure(message: "\(v.source): image \(image) is \(size) bytes, larger than the volume size \(v.size)") }
         }
-        var out = try AtomicFile(destination: path)
+        var out = try AtomicFile(destination: path, durable: false)
         var ecHeader = UBIMedia.ECHeader(ec: ec, vidHeaderOffset: UInt32(g.vidHeaderOffset), dataOffset: UInt32(g.dataOffset), imageSeq: imageSeq)
         ecHeader.version = ubiVersion
         let ecBytes = ecHeader.encode()

@@ -14,10 +14,15 @@ public struct AtomicFile: ~Copyable {
     private var fd: Int32
     private var written = 0
     private var finished = false
+    private let durable: Bool
 
-    /// Creates the temporary file beside `destination`.
-    public init(destination: String) throws {
+    /// Creates the temporary file beside `destination`. `durable`: fsync the file before the rename
+    /// and the folder after it (environments and other small outputs that must survive a power
+    /// cut); build outputs of hundreds of MiB pass false: still all-or-nothing through the rename,
+    /// without waiting for the disk (fsync of a 136 MB image costs more than writing it).
+    public init(destination: String, durable: Bool = true) throws {
         self.destination = destination
+        self.durable = durable
         let slash = destination.lastIndex(of: "/")
         let dir = slash.map { String(destination[..<$0]) } ?? "."
         let base = slash.map { String(destination[destination.index(after: $0)...]) } ?? destination
@@ -72,9 +77,9 @@ public struct AtomicFile: ~Copyable {
         }
     }
 
-    /// fsync, rename over the destination, fsync the folder.
+    /// fsync (when durable), rename over the destination, fsync the folder (when durable).
     public consuming func commit() throws {
-        guard fsync(fd) == 0 else {
+        guard !durable || fsync(fd) == 0 else {
             let reason = FileIO.errnoText()
             abandon()
             throw FileError.writeFailed(path: destination, offset: written, reason: "fsync: \(reason)")
@@ -88,6 +93,7 @@ public struct AtomicFile: ~Copyable {
             throw FileError.cannotCreate(path: destination, reason: "rename: \(reason)")
         }
         finished = true
+        guard durable else { return }
         let slash = destination.lastIndex(of: "/")
         let dir = slash.map { String(destination[..<$0]) } ?? "."
         let dfd = open(dir.isEmpty ? "/" : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)

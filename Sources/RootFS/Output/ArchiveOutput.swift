@@ -14,7 +14,7 @@ public enum ArchiveOutput {
     public static func write(_ m: Manifest, to path: String, format: ArchiveFormat, compression: ArchiveCompression, level: Int? = nil) throws -> Report {
         let plan = try OutputPlan(m)
         var report = Report()
-        let out = try AtomicFile(destination: path)
+        let out = try AtomicFile(destination: path, durable: false)
         let w = try ArchiveWriter(descriptor: out.descriptor, path: path, format: format, compression: compression, level: level)
         var firstName: [Int64: String] = [:]
         var lostXattrs: [String] = []

@@ -49,7 +49,7 @@ public enum DirectoryOutput {
 
         let isRoot = geteuid() == 0
         var report = Report()
-        let mtreeFile = try AtomicFile(destination: destination + ".mtree")
+        let mtreeFile = try AtomicFile(destination: destination + ".mtree", durable: false)
         let mtree = try ArchiveWriter(descriptor: mtreeFile.descriptor, path: destination + ".mtree", format: .mtree, compression: .none)
         let rootFD = open(temp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard rootFD >= 0 else { throw Failure(path: temp, message: FileIO.errnoText(), category: .cannotCreate) }
