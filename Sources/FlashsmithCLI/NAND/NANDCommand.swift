@@ -1,0 +1,69 @@
+import ArgumentParser
+import Flash
+import FlashsmithCore
+
+extension NANDRawImage.ECC: ExpressibleByArgument {}
+
+/// `flashsmith nand <verb>`: raw NAND images.
+struct NANDCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "nand",
+        abstract: "Raw NAND images: data with OOB, ECC as Linux computes it, bad blocks skipped and marked.",
+        subcommands: [Raw.self]
+    )
+
+    /// `flashsmith nand raw INPUT -o OUT --page-size P --oob-size O --erase-block E [--ecc hamming|none] [--bad-blocks LIST] [--blocks N]`.
+    struct Raw: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "raw",
+            abstract: "Interleave a main-area image with OOB (page + OOB per page) for nandwrite --noecc --oob or a programmer.",
+            discussion: """
+                ECC: hamming is Linux's software Hamming (3 bytes per 256-byte step) where nand_ooblayout_ecc_lp_hamming \
+                puts it (OOB 40… for 64-byte OOB, 80… for 128), or bytes 0-3, 6-7 of a 512+16 page; none leaves the OOB \
+                0xff. Bad blocks (--bad-blocks 3,7) are skipped as nandwrite skips them and marked (first page, OOB byte 0; \
+                5 for 512-byte pages).
+                """
+        )
+
+        @Argument(help: "The main-area image (what nandwrite would take).")
+        var input: String
+
+        @Option(name: .shortAndLong, help: "The raw image with OOB.")
+        var output: String
+
+        @Option(name: .long, help: "Page size: 2048, 4KiB.")
+        var pageSize: ByteSize
+
+        @Option(name: .long, help: "OOB bytes per page: 64, 128.")
+        var oobSize: ByteSize
+
+        @Option(name: .long, help: "Erase block size: 128KiB.")
+        var eraseBlock: ByteSize
+
+        @Option(name: .long, help: "none or hamming.")
+        var ecc: NANDRawImage.ECC = .hamming
+
+        @Option(name: .long, help: "Bad erase blocks (numbers, comma-separated), skipped and marked.")
+        var badBlocks: String?
+
+        @Option(name: .long, help: "Blocks in the image (default: as many as the data needs).")
+        var blocks: Int?
+
+        @OptionGroup var json: JSONOption
+
+        func run() throws {
+            let g = try NANDGeometry(pageSize: pageSize.bytes, oobSize: oobSize.bytes, eraseBlockSize: eraseBlock.bytes)
+            var bad = Set<Int>()
+            for t in (badBlocks ?? "").split(separator: ",") {
+                guard let v = Int(String(t).trimmingSpaces()), v >= 0 else { throw ValidationError("--bad-blocks: expected block numbers, found '\(t)'") }
+                bad.insert(v)
+            }
+            let r = try NANDRawImage.write(input: input, geometry: g, ecc: ecc, badBlocks: bad, blocks: blocks, to: output)
+            if json.json {
+                try FlashsmithCLI.output(JSON.object([("output", .string(output)), ("pages", .int(r.pages)), ("blocks", .int(r.blocks)), ("badBlocks", .array(r.badBlocks.map { .int($0) }))]).encoded() + "\n")
+            } else {
+                try FlashsmithCLI.output("\(output): \(r.blocks) blocks, \(r.pages) pages of \(g.pageSize)+\(g.oobSize) bytes, ECC \(ecc.rawValue)\(r.badBlocks.isEmpty ? "" : ", bad blocks \(r.badBlocks.map(String.init).joined(separator: ","))")\n")
+            }
+        }
+    }
+}
