@@ -50,6 +50,8 @@ let package = Package(
         ),
         // Flash: UBI images (writer as ubinize, reader for any), later NAND layouts, OOB and ECC.
         .target(name: "Flash", dependencies: ["FlashsmithCore"], swiftSettings: strict),
+        // Boards: one description of the flash (geometry, partitions) and everything derived from it.
+        .target(name: "Board", dependencies: ["FlashsmithCore", "Flash", "YAML"], swiftSettings: strict),
         // Process migration: kernel configuration checks (criu, ubifs, nfsroot, devtmpfs).
         .target(name: "Migration", dependencies: ["FlashsmithCore", "Archive"], swiftSettings: strict),
         // Boot images: legacy uImage and FIT.
@@ -66,7 +68,7 @@ let package = Package(
         .target(
             name: "FlashsmithCLI",
             dependencies: [
-                "FlashsmithCore", "UBootEnv", "MTD", "BootImage", "DeviceTree", "Archive", "RootFS", "Migration", "Flash",
+                "FlashsmithCore", "UBootEnv", "MTD", "BootImage", "DeviceTree", "Archive", "RootFS", "Migration", "Flash", "Board",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -88,7 +90,7 @@ let package = Package(
             dependencies: ["DeviceTree", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: strict
         ),
         .testTarget(name: "MigrationTests", dependencies: ["Migration", "RootFS", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "FlashTests", dependencies: ["Flash", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "FlashTests", dependencies: ["Flash", "Board", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "RootFSTests", dependencies: ["RootFS", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "CModulesTests", dependencies: ["CArchive", "CFDT", "CMTD", "MTD", "TestSupport"], swiftSettings: strict),

@@ -97,6 +97,40 @@ extension E2E {
             #expect(!two.hasPrefix(dataMD5) && !two.hasSuffix("failed=0"), "two flips in one step are not corrected: \(two)")
         }
 
+
+        /// nandsim configured from the board file (`nand show --nandsim`: id_bytes and parts) has the
+        /// board's partitions, as /proc/mtd shows them.
+        @Test("nandsim from the nandsim board: /proc/mtd has the board's partitions")
+        func nandsimFromTheBoard() throws {
+            guard toolsAvailable("qemu-system-x86_64", "apt-get", "dpkg", "busybox"), filesAvailable(flashsmithPath) else { return }
+            let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+            let params = try flashsmith("nand", "show", "\(repo)/layouts/nandsim", "--nandsim").out.trimmingCharacters(in: .whitespacesAndNewlines)
+            let show = try flashsmith("nand", "show", "\(repo)/layouts/nandsim", "--json")
+            let board = try #require(try JSONSerialization.jsonObject(with: Data(show.stdout)) as? [String: Any])
+            let parts = try #require(board["partitions"] as? [[String: Any]])
+            let kernel = try DebianArtifacts.amd64Kernel()
+            let dir = try TempDir("flashsmith-e2e-nandboard")
+            let initramfs = try Initramfs()
+            try initramfs.addBusybox()
+            try initramfs.addModules(["nandsim"], kernel: kernel)
+            try initramfs.setInit(testScript: "#!/bin/sh\nmodprobe nandsim \(params) || exit 1\nsed 's/^/E2E-MTD /' /proc/mtd\ncat /sys/class/mtd/mtd0/writesize /sys/class/mtd/mtd0/oobsize /sys/class/mtd/mtd0/erasesize | tr '\\n' ' ' | sed 's/^/E2E-GEOMETRY /'\necho\n")
+            try initramfs.write(to: dir.file("initrd.cpio"))
+            let q = try QEMU.run(
+                "qemu-system-x86_64",
+                ["-accel", "tcg", "-m", "512", "-smp", "1", "-nographic", "-no-reboot", "-nic", "none", "-kernel", kernel.vmlinuz, "-initrd", dir.file("initrd.cpio"), "-append", "console=ttyS0 panic=-1 quiet"],
+                log: dir.file("qemu.log"), timeout: .seconds(90), markers: [Initramfs.defaultResultMarker]
+            )
+            // /proc/mtd: "mtdN: SIZE ERASESIZE \"NAME\"", sizes in hex.
+            let mtd = q.log.split(separator: "\n").compactMap { l -> (Int, Int)? in
+                guard let r = l.range(of: "E2E-MTD mtd") else { return nil }
+                let f = l[r.upperBound...].split(separator: " ")
+                guard f.count >= 3, let n = Int(f[0].dropLast()), let size = Int(f[1], radix: 16) else { return nil }
+                return (n, size)
+            }
+            #expect(mtd.map(\.1) == parts.compactMap { $0["size"] as? Int }, "/proc/mtd \(mtd) vs the board \(parts)\n\(q.tail(30))")
+            #expect(q.log.contains("E2E-GEOMETRY 2048 64 131072"), "\(q.tail(30))")
+        }
+
         func md5(_ bytes: [UInt8]) -> String {
             (try? run("/usr/bin/md5sum", [], stdin: bytes).out.prefix(32)).map(String.init) ?? ""
         }

@@ -8,8 +8,8 @@ extension NANDRawImage.ECC: ExpressibleByArgument {}
 struct NANDCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nand",
-        abstract: "Raw NAND images: data with OOB, ECC as Linux computes it, bad blocks skipped and marked.",
-        subcommands: [Raw.self]
+        abstract: "NAND: a board's layout and what derives from it; raw images with OOB and ECC as Linux computes it.",
+        subcommands: [Show.self, Raw.self]
     )
 
     /// `flashsmith nand raw INPUT -o OUT --page-size P --oob-size O --erase-block E [--ecc hamming|none] [--bad-blocks LIST] [--blocks N]`.

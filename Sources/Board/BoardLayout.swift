@@ -1,0 +1,248 @@
+import Flash
+import FlashsmithCore
+import YAML
+
+/// A board's NAND flash described once (`layouts/NAME/board.yaml`): geometry, ECC, bad-block
+/// limits and partitions. Everything the peer tools want typed again is derived from it: the
+/// partition table (offsets aligned to erase blocks, `rest` filled in), the `mtdparts=` string, a
+/// device-tree `fixed-partitions` node, `fw_env.config`, nandsim's parameters, and the UBI
+/// geometry (LEB size, PEBs, the bad-block reserve).
+/// ```yaml
+/// name: s5pc100
+/// flash:
+///   page: 2KiB
+///   oob: 64
+///   erase-block: 128KiB
+///   chip: 256MiB
+///   sub-page: 512           # default: the page
+///   ecc: hamming            # none | hamming
+///   bad-blocks-per-1024: 20 # the most bad blocks a chip may have (UBI's reserve); default 20
+///   mtd-id: s5p-nand        # the controller's name in mtdparts=
+///   id-bytes: [0x20, 0xaa, 0x00, 0x15]   # for nandsim (the chip's READ ID bytes)
+/// partitions:
+///   - name: u-boot
+///     size: 0x40000         # offset: automatic (after the previous) unless given
+///     read-only: true
+///   - name: env
+///     size: 128KiB
+///   - name: kernel
+///     size: 8MiB
+///   - name: rootfs
+///     size: rest
+/// ```
+public struct BoardLayout: Sendable {
+    public struct Flash: Sendable, Equatable {
+        public var pageSize: Int
+        public var oobSize: Int
+        public var eraseBlockSize: Int
+        public var chipSize: Int
+        public var subpageSize: Int
+        public var ecc: NANDRawImage.ECC
+        public var badBlocksPer1024: Int
+        public var mtdID: String
+        public var idBytes: [UInt8]
+        public var blocks: Int { chipSize / eraseBlockSize }
+    }
+
+    public struct Partition: Sendable, Equatable {
+        public var name: String
+        public var offset: Int
+        public var size: Int
+        public var readOnly: Bool
+        public var line: Int
+        public var blocks: Int = 0
+    }
+
+    public struct Failure: FlashsmithError, Equatable {
+        public var message: String
+        public var category: ErrorCategory { .data }
+        public var description: String { message }
+        public init(message: String) { self.message = message }
+    }
+
+    public var name: String
+    public var source: String
+    public var flash: Flash
+    public var partitions: [Partition]
+
+    public static func load(_ path: String) throws -> BoardLayout {
+        let text = String(decoding: try FileIO.readAll(path), as: UTF8.self)
+        guard let root = try YAML.parse(text, source: path), root.mapping != nil else { throw Failure(message: "\(path): expected a board description (a mapping), found nothing") }
+        func fail(_ n: YAMLNode, _ what: String) -> Failure { Failure(message: "\(path):\(n.line): \(what)") }
+        func size(_ n: YAMLNode?, _ key: String, default d: Int? = nil) throws -> Int {
+            guard let n else {
+                if let d { return d }
+                throw Failure(message: "\(path): flash: '\(key)' is missing")
+            }
+            guard let s = n.string, let v = try? ByteSize(parsing: s) else { throw fail(n, "\(key): expected a size (2048, 2KiB, 0x800), found \(n.kind)") }
+            return v.bytes
+        }
+        guard let f = root["flash"] else { throw Failure(message: "\(path): 'flash:' (the geometry) is missing") }
+        let page = try size(f["page"], "page")
+        var eccValue = NANDRawImage.ECC.hamming
+        if let e = f["ecc"] {
+            guard let v = NANDRawImage.ECC(rawValue: e.string ?? "") else { throw fail(e, "ecc: expected none or hamming, found \(e.kind) (BCH comes with the rest of the NAND work)") }
+            eccValue = v
+        }
+        var ids: [UInt8] = []
+        if let list = f["id-bytes"]?.sequence {
+            for n in list {
+                guard let v = n.integer, v <= 255 else { throw fail(n, "id-bytes: expected bytes, found \(n.kind)") }
+                ids.append(UInt8(v))
+            }
+        }
+        let flash = Flash(
+            pageSize: page, oobSize: try size(f["oob"], "oob"), eraseBlockSize: try size(f["erase-block"], "erase-block"), chipSize: try size(f["chip"], "chip"),
+            subpageSize: try size(f["sub-page"], "sub-page", default: page), ecc: eccValue,
+            badBlocksPer1024: Int(f["bad-blocks-per-1024"]?.integer ?? 20), mtdID: f["mtd-id"]?.string ?? "nand0", idBytes: ids
+        )
+        var parts: [Partition] = []
+        guard let list = root["partitions"]?.sequence, !list.isEmpty else { throw Failure(message: "\(path): 'partitions:' (a list) is missing") }
+        for p in list {
+            guard let name = p["name"]?.string, !name.isEmpty else { throw fail(p, "a partition needs a name") }
+            guard name.allSatisfy({ $0 != "(" && $0 != ")" && $0 != "," && $0 != ":" && $0 != ";" }) else { throw fail(p, "partition '\(name)': mtdparts= cannot carry ( ) , : ; in a name") }
+            let sizeNode = p["size"]
+            let isRest = sizeNode?.string == "rest"
+            var part = Partition(name: name, offset: -1, size: isRest ? -1 : try size(sizeNode, "partition \(name) size"), readOnly: p["read-only"]?.string == "true", line: p.line)
+            if let o = p["offset"] { part.offset = try size(o, "partition \(name) offset") }
+            parts.append(part)
+        }
+        var b = BoardLayout(name: root["name"]?.string ?? Manifest_name(path), source: path, flash: flash, partitions: parts)
+        try b.resolve()
+        return b
+    }
+
+    /// Fills in automatic offsets and `rest`, and checks everything against the geometry.
+    mutating func resolve() throws {
+        let f = flash
+        func fail(_ p: Partition, _ m: String) -> Failure { Failure(message: "\(source):\(p.line): partition '\(p.name)': \(m)") }
+        guard [512, 2048, 4096, 8192, 16384].contains(f.pageSize) else { throw Failure(message: "\(source): flash page \(f.pageSize): expected 512, 2048, 4096, 8192 or 16384") }
+        guard f.eraseBlockSize % f.pageSize == 0 else { throw Failure(message: "\(source): erase block \(f.eraseBlockSize) is not a multiple of the page \(f.pageSize)") }
+        guard f.chipSize % f.eraseBlockSize == 0 else { throw Failure(message: "\(source): chip \(f.chipSize) is not a multiple of the erase block \(f.eraseBlockSize)") }
+        guard f.pageSize % f.subpageSize == 0 else { throw Failure(message: "\(source): page \(f.pageSize) is not a multiple of the sub-page \(f.subpageSize)") }
+        var next = 0
+        for i in partitions.indices {
+            var p = partitions[i]
+            if p.offset < 0 { p.offset = next }
+            guard p.offset % f.eraseBlockSize == 0 else { throw fail(p, "offset \(hex(p.offset)) is not on an erase-block boundary (\(hex(f.eraseBlockSize)))") }
+            guard p.offset >= next else { throw fail(p, "offset \(hex(p.offset)) overlaps '\(partitions[i - 1].name)', which ends at \(hex(next))") }
+            if p.size < 0 {
+                guard i == partitions.count - 1 else { throw fail(p, "only the last partition can be 'rest'") }
+                p.size = f.chipSize - p.offset
+            }
+            guard p.size > 0, p.size % f.eraseBlockSize == 0 else { throw fail(p, "size \(hex(p.size)) is not a whole number of erase blocks (\(hex(f.eraseBlockSize)))") }
+            guard p.offset + p.size <= f.chipSize else { throw fail(p, "ends at \(hex(p.offset + p.size)), past the \(hex(f.chipSize)) chip") }
+            p.blocks = p.size / f.eraseBlockSize
+            next = p.offset + p.size
+            partitions[i] = p
+        }
+    }
+
+    /// `mtdparts=ID:256k(u-boot)ro,128k(env),8m(kernel),-(rootfs)`: sizes in k/m when exact, offsets
+    /// written only where a partition does not follow the previous one.
+    public var mtdparts: String {
+        func size(_ v: Int) -> String {
+            if v % (1 << 20) == 0 { return "\(v >> 20)m" }
+            if v % 1024 == 0 { return "\(v >> 10)k" }
+            return String(v)
+        }
+        var parts: [String] = []
+        var next = 0
+        for (i, p) in partitions.enumerated() {
+            let isRest = i == partitions.count - 1 && p.offset + p.size == flash.chipSize
+            var s = isRest ? "-" : size(p.size)
+            if p.offset != next { s += "@\(hex(p.offset))" }
+            s += "(\(p.name))" + (p.readOnly ? "ro" : "")
+            parts.append(s)
+            next = p.offset + p.size
+        }
+        return "mtdparts=\(flash.mtdID):" + parts.joined(separator: ",")
+    }
+
+    /// Parses an mtdparts= string back (the kernel's cmdlinepart syntax) into (name, offset, size, ro).
+    public static func parseMtdparts(_ text: String, chipSize: Int) throws -> (id: String, parts: [(name: String, offset: Int, size: Int, readOnly: Bool)]) {
+        var s = Substring(text)
+        if s.hasPrefix("mtdparts=") { s = s.dropFirst("mtdparts=".count) }
+        guard let colon = s.firstIndex(of: ":") else { throw Failure(message: "mtdparts: expected ID:PARTS, found '\(text)'") }
+        let id = String(s[..<colon])
+        var out: [(String, Int, Int, Bool)] = []
+        var next = 0
+        for spec in s[s.index(after: colon)...].split(separator: ",") {
+            guard let open = spec.firstIndex(of: "("), let close = spec.firstIndex(of: ")") else { throw Failure(message: "mtdparts: '\(spec)': expected SIZE[@OFFSET](NAME)") }
+            let name = String(spec[spec.index(after: open)..<close])
+            let ro = spec[spec.index(after: close)...].hasPrefix("ro")
+            var sizeText = Substring(spec[..<open])
+            var offset = next
+            if let at = sizeText.firstIndex(of: "@") {
+                guard let o = parseNumber(sizeText[sizeText.index(after: at)...]) else { throw Failure(message: "mtdparts: '\(spec)': bad offset") }
+                offset = o
+                sizeText = sizeText[..<at]
+            }
+            let size: Int
+            if sizeText == "-" {
+                size = chipSize - offset
+            } else {
+                guard let v = parseNumber(sizeText) else { throw Failure(message: "mtdparts: '\(spec)': bad size") }
+                size = v
+            }
+            out.append((name, offset, size, ro))
+            next = offset + size
+        }
+        return (id, out)
+    }
+
+    static func parseNumber(_ t: Substring) -> Int? {
+        var t = t
+        var m = 1
+        if let last = t.last, "kKmMgG".contains(last) {
+            m = last == "k" || last == "K" ? 1 << 10 : last == "m" || last == "M" ? 1 << 20 : 1 << 30
+            t = t.dropLast()
+        }
+        let v = t.lowercased().hasPrefix("0x") ? Int(t.dropFirst(2), radix: 16) : Int(t)
+        return v.map { $0 * m }
+    }
+
+    /// A device-tree fragment: the NAND controller's `partitions` node, `fixed-partitions`.
+    public var deviceTreeFragment: String {
+        var s = "/* \(name): NAND partitions, from \(source) (flashsmith) */\npartitions {\n\tcompatible = \"fixed-partitions\";\n\t#address-cells = <1>;\n\t#size-cells = <1>;\n"
+        for p in partitions {
+            s += "\n\tpartition@\(String(p.offset, radix: 16)) {\n\t\tlabel = \"\(p.name)\";\n\t\treg = <\(hex(p.offset)) \(hex(p.size))>;\n"
+            if p.readOnly { s += "\t\tread-only;\n" }
+            s += "\t};\n"
+        }
+        return s + "};\n"
+    }
+
+    /// nandsim's module parameters for this board (`parts=` in erase blocks; the last partition
+    /// takes the rest of the chip, as nandsim does).
+    public var nandsimParameters: String {
+        var s = ""
+        if !flash.idBytes.isEmpty { s += "id_bytes=" + flash.idBytes.map { "0x" + String($0, radix: 16) }.joined(separator: ",") + " " }
+        s += "parts=" + partitions.dropLast().map { String($0.blocks) }.joined(separator: ",")
+        return s
+    }
+
+    /// UBI's bad-block reserve for a partition (ubi.mtd's `max_beb_per1024` rule: the chip's limit
+    /// scaled to the whole chip, all of it reserved in each UBI partition).
+    public func badBlockReserve() -> Int { (flash.blocks * flash.badBlocksPer1024 + 1023) / 1024 }
+
+    /// The report: one line per partition, offsets, sizes, blocks, free for bad blocks.
+    public var report: String {
+        var s = "\(name): \(flash.chipSize >> 20) MiB NAND, \(flash.pageSize)-byte pages + \(flash.oobSize) OOB, \(flash.eraseBlockSize >> 10) KiB blocks (\(flash.blocks)), ECC \(flash.ecc.rawValue)\n"
+        for (i, p) in partitions.enumerated() {
+            s += "  mtd\(i) \(p.name.padding(10))\(hex(p.offset).padding(11))\(hex(p.size).padding(11))\(String(p.blocks).padding(6))blocks\(p.readOnly ? "  read-only" : "")\n"
+        }
+        s += "  \(mtdparts)\n"
+        s += "  UBI bad-block reserve: \(badBlockReserve()) PEBs (\(flash.badBlocksPer1024) per 1024 of \(flash.blocks))\n"
+        return s
+    }
+}
+
+func Manifest_name(_ path: String) -> String {
+    let parts = path.split(separator: "/")
+    return parts.count >= 2 ? String(parts[parts.count - 2]) : path
+}
+
+extension String {
+    func padding(_ width: Int) -> String { self + String(repeating: " ", count: max(1, width - count)) }
+}

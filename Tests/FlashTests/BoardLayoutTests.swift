@@ -1,0 +1,76 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import Board
+
+/// Board layouts: every shipped board resolves; mtdparts= parses back to the same partitions;
+/// dtc compiles the fixed-partitions node; bad layouts are refused naming the partition and numbers.
+@Suite struct BoardLayoutTests {
+    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    static let boards = ["s5pc100", "slc-4k", "nandsim"]
+
+    @Test(arguments: boards)
+    func mtdpartsParsesBack(board: String) throws {
+        let b = try BoardLayout.load("\(Self.repo)/layouts/\(board)/board.yaml")
+        let parsed = try BoardLayout.parseMtdparts(b.mtdparts, chipSize: b.flash.chipSize)
+        #expect(parsed.id == b.flash.mtdID)
+        #expect(parsed.parts.map(\.name) == b.partitions.map(\.name))
+        #expect(parsed.parts.map(\.offset) == b.partitions.map(\.offset))
+        #expect(parsed.parts.map(\.size) == b.partitions.map(\.size))
+        #expect(parsed.parts.map(\.readOnly) == b.partitions.map(\.readOnly))
+        #expect(b.partitions.last.map { $0.offset + $0.size } == b.flash.chipSize)
+    }
+
+    @Test func theClassicBoardHasUBootAtZeroIn0x40000() throws {
+        let b = try BoardLayout.load("\(Self.repo)/layouts/s5pc100/board.yaml")
+        #expect(b.flash.pageSize == 2048 && b.flash.eraseBlockSize == 131072)
+        #expect(b.partitions[0].name == "u-boot" && b.partitions[0].offset == 0 && b.partitions[0].size == 0x40000 && b.partitions[0].readOnly)
+        #expect(b.mtdparts == "mtdparts=s5p-nand:256k(u-boot)ro,256k(env),5m(kernel),-(rootfs)")
+        #expect(b.badBlockReserve() == 40)
+    }
+
+    @Test(arguments: boards)
+    func dtcCompilesThePartitions(board: String) throws {
+        guard toolsAvailable("dtc", "fdtdump") else { return }
+        let dir = try TempDir()
+        let b = try BoardLayout.load("\(Self.repo)/layouts/\(board)/board.yaml")
+        let dts = try dir.write("board.dts", "/dts-v1/;\n/ {\n\tnand-controller {\n" + b.deviceTreeFragment + "\t};\n};\n")
+        let c = try run(try #require(which("dtc")), ["-I", "dts", "-O", "dtb", "-o", dir.file("board.dtb"), dts])
+        #expect(c.status == 0, "\(c.err)")
+        let dump = try run(try #require(which("fdtdump")), [dir.file("board.dtb")]).out
+        for p in b.partitions {
+            #expect(dump.contains("partition@\(String(p.offset, radix: 16)) {") && dump.contains("label = \"\(p.name)\""), "\(p.name)")
+        }
+        #expect(dump.contains("compatible = \"fixed-partitions\""))
+    }
+
+    @Test(arguments: [
+        ("  - name: a\n    size: 100KiB\n", "partition 'a': size 0x19000 is not a whole number of erase blocks"),
+        ("  - name: a\n    size: 1MiB\n  - name: b\n    offset: 512KiB\n    size: 1MiB\n", "partition 'b': offset 0x80000 overlaps 'a'"),
+        ("  - name: a\n    size: 1GiB\n", "partition 'a': ends at 0x40000000, past the 0x10000000 chip"),
+        ("  - name: a\n    size: rest\n  - name: b\n    size: 1MiB\n", "partition 'a': only the last partition can be 'rest'"),
+        ("  - name: a(b)\n    size: 1MiB\n", "mtdparts= cannot carry"),
+        ("  - name: a\n    offset: 0x1000\n    size: 1MiB\n", "offset 0x1000 is not on an erase-block boundary"),
+    ])
+    func badLayoutsAreRefused(partitions: String, expected: String) throws {
+        let dir = try TempDir()
+        let path = try dir.write("board.yaml", "name: t\nflash:\n  page: 2KiB\n  oob: 64\n  erase-block: 128KiB\n  chip: 256MiB\npartitions:\n" + partitions)
+        do {
+            _ = try BoardLayout.load(path)
+            Issue.record("expected an error")
+        } catch {
+            #expect(String(describing: error).contains(expected) && String(describing: error).hasPrefix(path + ":"), "\(error)")
+        }
+    }
+
+    @Test func showDrawsAnSVG() throws {
+        guard filesAvailable(flashsmithPath) else { return }
+        let dir = try TempDir()
+        let r = try flashsmith("nand", "show", "\(Self.repo)/layouts/s5pc100", "--svg", dir.file("layout.svg"))
+        #expect(r.status == 0 && r.out.contains("mtd3 rootfs"), "\(r.out)\(r.err)")
+        let svg = try String(contentsOfFile: dir.file("layout.svg"), encoding: .utf8)
+        #expect(svg.hasPrefix("<svg") && svg.contains(">u-boot (ro)<") && svg.hasSuffix("</svg>\n"))
+        let j = try flashsmith("nand", "show", "\(Self.repo)/layouts/s5pc100", "--json")
+        #expect(j.out.contains("\"mtdparts\": \"mtdparts=s5p-nand:"))
+    }
+}
