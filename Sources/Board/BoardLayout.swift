@@ -51,6 +51,7 @@ public struct BoardLayout: Sendable {
         public var readOnly: Bool
         public var line: Int
         public var blocks: Int = 0
+        public var content: PartitionContent = .none
     }
 
     public struct Failure: FlashsmithError, Equatable {
@@ -64,6 +65,12 @@ public struct BoardLayout: Sendable {
     public var source: String
     public var flash: Flash
     public var partitions: [Partition]
+    /// The kernel console for bootargs (`console: ttySAC0,115200`).
+    public var console: String?
+    /// Known bad erase blocks (chip block numbers): content skips them, the OOB image marks them.
+    public var badBlocks: Set<Int> = []
+    /// The board's folder: content paths are relative to it.
+    public var folder: String { source.lastIndex(of: "/").map { String(source[..<$0]) } ?? "." }
 
     public static func load(_ path: String) throws -> BoardLayout {
         let text = String(decoding: try FileIO.readAll(path), as: UTF8.self)
@@ -105,9 +112,15 @@ public struct BoardLayout: Sendable {
             let isRest = sizeNode?.string == "rest"
             var part = Partition(name: name, offset: -1, size: isRest ? -1 : try size(sizeNode, "partition \(name) size"), readOnly: p["read-only"]?.string == "true", line: p.line)
             if let o = p["offset"] { part.offset = try size(o, "partition \(name) offset") }
+            if let c = p["content"] { part.content = try PartitionContent.parse(c, partition: name, source: path) }
             parts.append(part)
         }
         var b = BoardLayout(name: root["name"]?.string ?? Manifest_name(path), source: path, flash: flash, partitions: parts)
+        b.console = root["console"]?.string
+        for n in f["bad-blocks"]?.sequence ?? [] {
+            guard let v = n.integer else { throw fail(n, "bad-blocks: expected block numbers, found \(n.kind)") }
+            b.badBlocks.insert(Int(v))
+        }
         try b.resolve()
         return b
     }

@@ -108,7 +108,12 @@ public enum NANDRawImage {
         public var badBlocks: [Int]
     }
 
-    public static func write(input: String, geometry g: NANDGeometry, ecc: ECC, badBlocks: Set<Int> = [], blocks: Int? = nil, to path: String) throws -> Report {
+    /// `badBlocks`: skipped (the data goes on in the next block) and marked. `markBad`: marked in
+    /// place, their share of the input dropped (for an input already laid out around them).
+    public static func write(
+        input: String, geometry g: NANDGeometry, ecc: ECC, badBlocks: Set<Int> = [], blocks: Int? = nil, to path: String,
+        markBad: Set<Int> = []
+    ) throws -> Report {
         let size = try FileIO.size(of: input)
         let positions = ecc == .hamming ? try HammingECC.eccPositions(g) : []
         let dataBlocks = (size + g.eraseBlockSize - 1) / g.eraseBlockSize
@@ -132,7 +137,8 @@ public enum NANDRawImage {
         var pages = 0
         let bbmOffset = g.pageSize == 512 ? 5 : 0
         for block in 0..<total {
-            let bad = badBlocks.contains(block)
+            let bad = badBlocks.contains(block) || markBad.contains(block)
+            if markBad.contains(block) && !badBlocks.contains(block) { consumed = min(size, consumed + g.eraseBlockSize) }
             for p in 0..<g.pagesPerBlock {
                 for i in 0..<page.count { page[i] = 0xFF }
                 if bad {
@@ -169,6 +175,6 @@ public enum NANDRawImage {
             }
         }
         try out.commit()
-        return Report(pages: pages, blocks: total, badBlocks: badBlocks.filter { $0 < total }.sorted())
+        return Report(pages: pages, blocks: total, badBlocks: badBlocks.union(markBad).filter { $0 < total }.sorted())
     }
 }

@@ -30,7 +30,9 @@ public enum DirectoryOutput {
 
     public typealias Failure = RootFSError
 
-    public static func write(_ m: Manifest, to dir: String) throws -> Report {
+    /// `deviceNodes: false` leaves device nodes and fifos out even as root (a caller that makes them
+    /// another way, such as mkfs.ubifs from a device table).
+    public static func write(_ m: Manifest, to dir: String, deviceNodes: Bool = true) throws -> Report {
         let plan = try OutputPlan(m)
         let destination = dir.count > 1 && dir.hasSuffix("/") ? String(dir.dropLast()) : dir
         switch FileIO.kind(of: destination) {
@@ -147,6 +149,7 @@ public enum DirectoryOutput {
                 try applyMetadata(e, .at(pfd, name), chmod: false, fail: fail)
             case .charDevice, .blockDevice, .fifo, .socket:
                 let type: mode_t = e.kind == .charDevice ? S_IFCHR : e.kind == .blockDevice ? S_IFBLK : e.kind == .fifo ? S_IFIFO : S_IFSOCK
+                if !deviceNodes { continue }
                 if e.kind != .fifo && !isRoot {
                     skip(e.kind == .socket ? "sockets" : "device nodes")
                     continue

@@ -1,0 +1,252 @@
+import BootImage
+import Flash
+import FlashsmithCore
+import RootFS
+import UBootEnv
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `flashsmith build BOARD -o OUTDIR`: everything a board needs, from its one description.
+/// ```
+/// OUTDIR/NAME.img          the whole chip, main area (0xff where erased)
+/// OUTDIR/NAME.oob.img      the same with OOB interleaved (ECC as Linux computes it, bad blocks marked)
+/// OUTDIR/PART.img          one image per partition with content
+/// OUTDIR/mtdparts.txt      the mtdparts= string          OUTDIR/partitions.dtsi  fixed-partitions node
+/// OUTDIR/fw_env.config     for the env partition(s)     OUTDIR/uboot-env.txt    the env, as text
+/// OUTDIR/flash.cmd/.scr    U-Boot script installing every partition over TFTP
+/// OUTDIR/report.txt        offsets, sizes, free space, UBI overhead, LEBs, bad blocks each partition survives
+/// ```
+public enum BoardBuild {
+    public struct Options {
+        public var skeletonPaths: [String]
+        public var progress: (String) -> Void
+        public init(skeletonPaths: [String], progress: @escaping (String) -> Void = { _ in }) {
+            self.skeletonPaths = skeletonPaths
+            self.progress = progress
+        }
+    }
+
+    public typealias Failure = BoardLayout.Failure
+
+    struct Built {
+        var partition: BoardLayout.Partition
+        var index: Int
+        var image: String
+        var bytes: Int
+        var note: String
+        var isUBI: Bool
+    }
+
+    static func path(_ b: BoardLayout, _ p: String) -> String { p.hasPrefix("/") ? p : "\(b.folder)/\(p)" }
+
+    public static func run(_ b: BoardLayout, output out: String, options o: Options) throws -> String {
+        mkdir(out, 0o755)
+        guard FileIO.kind(of: out) == .directory else { throw Failure(message: "\(out): cannot create the output folder") }
+        let ubiGeometry = try UBIGeometry(pebSize: b.flash.eraseBlockSize, minIOSize: b.flash.pageSize, subpageSize: b.flash.subpageSize)
+        let rootfsIndex = b.partitions.firstIndex { if case .ubi = $0.content { return true } else { return false } }
+        var built: [Built] = []
+        var ubiNotes: [String] = []
+        var fwEnv: [String] = []
+        for (i, p) in b.partitions.enumerated() {
+            let image = "\(out)/\(p.name).img"
+            switch p.content {
+            case .none: continue
+            case let .file(f):
+                let src = path(b, f)
+                let size = try FileIO.size(of: src)
+                try check(b, p, bytes: size)
+                try FileIO.copyRange(src, offset: 0, count: size, to: image)
+                built.append(Built(partition: p, index: i, image: image, bytes: size, note: "file \(f)", isUBI: false))
+            case let .env(text, redundant, envSize):
+                let size = envSize ?? b.flash.eraseBlockSize
+                guard size <= b.flash.eraseBlockSize else { throw Failure(message: "\(b.source):\(p.line): partition '\(p.name)': env size \(hex(size)) is larger than an erase block") }
+                let copies = redundant ? 2 : 1
+                guard p.blocks >= copies else { throw Failure(message: "\(b.source):\(p.line): partition '\(p.name)': \(copies) env copies need \(copies) erase blocks, the partition has \(p.blocks)") }
+                var vars = try EnvText.parseEquals(try FileIO.readAll(path(b, text)), source: path(b, text))
+                let derived = derivedEnvironment(b, rootfsIndex: rootfsIndex)
+                vars.removeAll { v in derived.contains { $0.name == v.name } }
+                vars += derived
+                let env = EnvImage(variables: vars, size: size, redundant: redundant)
+                // Copy 1 in the first block, copy 2 in the second half's first block (its own bad-block range).
+                let per = p.blocks / copies
+                var blob = [UInt8](repeating: 0xFF, count: (copies == 1 ? 1 : per + 1) * b.flash.eraseBlockSize)
+                let c1 = try env.encodeCopy(flag: 1)
+                blob.replaceSubrange(0..<c1.count, with: c1)
+                if redundant {
+                    let c2 = try env.encodeCopy(flag: 0)
+                    blob.replaceSubrange((per * b.flash.eraseBlockSize)..<(per * b.flash.eraseBlockSize + c2.count), with: c2)
+                }
+                while blob.count > size, blob.last == 0xFF, blob.count > c1.count { blob.removeLast() }
+                try AtomicFile.write(blob, to: image)
+                try AtomicFile.write(try EnvText.writeEquals(vars), to: "\(out)/uboot-env.txt")
+                for c in 0..<copies {
+                    fwEnv.append("/dev/mtd\(i)\t\(hex(c * per * b.flash.eraseBlockSize))\t\(hex(size))\t\(hex(b.flash.eraseBlockSize))\t\(per)")
+                }
+                built.append(Built(partition: p, index: i, image: image, bytes: blob.count, note: "environment, \(copies) cop\(copies == 1 ? "y" : "ies") of \(hex(size)), \(vars.count) variables", isUBI: false))
+            case let .ubi(volumes):
+                o.progress("UBI image for \(p.name) (\(volumes.count) volume(s))")
+                var vols: [UBIVolume] = []
+                let work = "\(out)/.\(p.name).work"
+                DirectoryOutput.removeTree(work)
+                mkdir(work, 0o755)
+                defer { DirectoryOutput.removeTree(work) }
+                let reserve = b.badBlockReserve()
+                let available = p.blocks - UBIMedia.layoutVolumeEBs - 2 - reserve
+                for (k, v) in volumes.enumerated() {
+                    var file: String?
+                    switch v.source {
+                    case .empty: break
+                    case let .file(f): file = path(b, f)
+                    case let .ubifs(spec):
+                        o.progress("UBIFS from \(spec)")
+                        file = try makeUBIFS(spec: path(b, spec), work: work, name: v.name, geometry: ubiGeometry, maxLEBs: available, options: o)
+                    }
+                    let fileSize = try file.map { try FileIO.size(of: $0) }
+                    let size = v.size ?? fileSize ?? 0
+                    vols.append(UBIVolume(id: k, name: v.name, kind: v.isStatic ? .static : .dynamic, size: size, image: file, autoresize: v.autoresize, source: "\(b.source):\(v.line): volume '\(v.name)'"))
+                }
+                let reserved = vols.reduce(0) { $0 + ($1.size + ubiGeometry.lebSize - 1) / ubiGeometry.lebSize }
+                guard reserved <= available else {
+                    throw Failure(message: "\(b.source):\(p.line): partition '\(p.name)': its UBI volumes reserve \(reserved) LEBs, the partition has \(available) after UBI's overhead (\(p.blocks) PEBs − 2 layout − 2 wear-levelling/EBA − \(reserve) bad-block reserve)")
+                }
+                let seq = CRC32.raw(try UBIImageWriter.volumeTable(vols, ubiGeometry), seed: 0xFFFF_FFFF)
+                let r = try UBIImageWriter.write(vols, geometry: ubiGeometry, imageSeq: seq, to: image)
+                let bytes = try FileIO.size(of: image)
+                try check(b, p, bytes: bytes)
+                ubiNotes.append("\(p.name): UBI LEB \(ubiGeometry.lebSize), \(r.pebs) PEBs written of \(p.blocks); volumes: " + r.volumes.map { "\($0.name) \($0.writtenLEBs) LEBs (\($0.reservedPEBs) reserved)" }.joined(separator: ", ") + "; \(available - reserved) LEBs left for autoresize; bad-block reserve \(reserve)")
+                built.append(Built(partition: p, index: i, image: image, bytes: bytes, note: "UBI, \(vols.count) volume(s)", isUBI: true))
+            }
+        }
+        // The whole chip (main area), content placed past known bad blocks within each partition.
+        o.progress("full image (\(b.flash.chipSize >> 20) MiB)")
+        let full = "\(out)/\(b.name).img"
+        try writeFull(b, built: built, to: full)
+        o.progress("OOB image (ECC \(b.flash.ecc.rawValue))")
+        let g = try NANDGeometry(pageSize: b.flash.pageSize, oobSize: b.flash.oobSize, eraseBlockSize: b.flash.eraseBlockSize)
+        _ = try NANDRawImage.write(input: full, geometry: g, ecc: b.flash.ecc, badBlocks: [], blocks: b.flash.blocks, to: "\(out)/\(b.name).oob.img", markBad: b.badBlocks)
+        try AtomicFile.write(Array((b.mtdparts + "\n").utf8), to: "\(out)/mtdparts.txt")
+        try AtomicFile.write(Array(b.deviceTreeFragment.utf8), to: "\(out)/partitions.dtsi")
+        if !fwEnv.isEmpty {
+            try AtomicFile.write(Array(("# fw_env.config for \(b.name) (flashsmith build)\n# device\toffset\tenv size\tsector size\tsectors\n" + fwEnv.joined(separator: "\n") + "\n").utf8), to: "\(out)/fw_env.config")
+        }
+        let script = flashScript(b, built: built)
+        try AtomicFile.write(Array(script.utf8), to: "\(out)/flash.cmd")
+        let params = UImage.Parameters(arch: 2, os: 5, type: UImageTables.scriptType, comp: 0, load: 0, entry: 0, name: Array("flash \(b.name)".utf8.prefix(32)), time: UImage.creationTime())
+        try UImage.create(params, files: ["\(out)/flash.cmd"], output: "\(out)/flash.scr")
+        var report = b.report
+        for x in built {
+            let blocks = (x.bytes + b.flash.eraseBlockSize - 1) / b.flash.eraseBlockSize
+            let bad = (x.partition.offset / b.flash.eraseBlockSize..<(x.partition.offset / b.flash.eraseBlockSize + x.partition.blocks)).filter { b.badBlocks.contains($0) }.count
+            report += "  \(x.partition.name): \(x.note), \(x.bytes) bytes in \(blocks) block(s), \(x.partition.size - blocks * b.flash.eraseBlockSize) bytes free; survives \(x.partition.blocks - blocks - bad) more bad block(s)\(bad > 0 ? " (\(bad) known bad)" : "")\n"
+        }
+        for n in ubiNotes { report += "  \(n)\n" }
+        try AtomicFile.write(Array(report.utf8), to: "\(out)/report.txt")
+        return report
+    }
+
+    static func check(_ b: BoardLayout, _ p: BoardLayout.Partition, bytes: Int) throws {
+        let first = p.offset / b.flash.eraseBlockSize
+        let bad = (first..<(first + p.blocks)).filter { b.badBlocks.contains($0) }.count
+        let room = (p.blocks - bad) * b.flash.eraseBlockSize
+        guard bytes <= room else {
+            throw Failure(message: "\(b.source):\(p.line): partition '\(p.name)': content is \(bytes) bytes (\(hex(bytes))), the partition holds \(room) (\(p.blocks) blocks\(bad > 0 ? ", \(bad) bad" : ""))")
+        }
+    }
+
+    /// mtdparts, bootargs (console, ubi.mtd, root=ubi0:VOLUME) and bootcmd (nand read of the kernel partition).
+    static func derivedEnvironment(_ b: BoardLayout, rootfsIndex: Int?) -> [EnvVariable] {
+        var vars: [EnvVariable] = [EnvVariable("mtdids", "nand0=\(b.flash.mtdID)"), EnvVariable("mtdparts", b.mtdparts)]
+        var args: [String] = []
+        if let c = b.console { args.append("console=\(c)") }
+        if let r = rootfsIndex, case let .ubi(vols) = b.partitions[r].content, let first = vols.first {
+            args += ["ubi.mtd=\(r)", "root=ubi0:\(first.name)", "rootfstype=ubifs", "rw"]
+        }
+        args.append(b.mtdparts)
+        vars.append(EnvVariable("bootargs", args.joined(separator: " ")))
+        if b.partitions.contains(where: { $0.name == "kernel" }) {
+            vars.append(EnvVariable("bootcmd", "nand read ${loadaddr} kernel && bootm ${loadaddr}"))
+        }
+        return vars
+    }
+
+    static func flashScript(_ b: BoardLayout, built: [Built]) -> String {
+        var s = "# flash.cmd: installs board \(b.name) over TFTP (flashsmith build; `source` its flash.scr).\n"
+        s += "# Each partition: tftpboot, nand erase.part, nand write (U-Boot skips bad blocks within the partition).\n"
+        s += "setenv mtdids nand0=\(b.flash.mtdID)\nsetenv mtdparts \(b.mtdparts)\n"
+        for x in built {
+            let file = (x.image.split(separator: "/").last).map(String.init) ?? x.image
+            s += "echo flashing \(x.partition.name) (\(x.bytes) bytes, \(hex(x.partition.size)) partition)\n"
+            s += "tftpboot ${loadaddr} \(file) || exit\n"
+            s += "nand erase.part \(x.partition.name) || exit\n"
+            // UBI: all-0xff pages are not written (write.trimffs), so UBI sees them as erased.
+            s += "nand \(x.isUBI ? "write.trimffs" : "write") ${loadaddr} \(x.partition.name) ${filesize} || exit\n"
+        }
+        return s + "echo flashsmith: \(b.name) flashed\n"
+    }
+
+    /// The chip's main area: 0xff, each partition's image at its offset, blocks known bad skipped.
+    static func writeFull(_ b: BoardLayout, built: [Built], to path: String) throws {
+        let out = try AtomicFile(destination: path, durable: false)
+        let fd = out.descriptor
+        let eb = b.flash.eraseBlockSize
+        var ff = [UInt8](repeating: 0xFF, count: eb)
+        for block in 0..<b.flash.blocks {
+            try ff.withUnsafeBytes { try FileIO.writeAll(fd, $0, path: path, offset: block * eb) }
+        }
+        for x in built {
+            var block = x.partition.offset / eb
+            var done = 0
+            let inFD = try FileIO.openForReading(x.image)
+            defer { close(inFD) }
+            while done < x.bytes {
+                while b.badBlocks.contains(block) { block += 1 }
+                let n = min(eb, x.bytes - done)
+                for i in 0..<eb { ff[i] = 0xFF }
+                try ff.withUnsafeMutableBytes { buf in
+                    var got = 0
+                    while got < n {
+                        let r = pread(inFD, buf.baseAddress! + got, n - got, off_t(done + got))
+                        guard r > 0 else { throw FileError.shortRead(path: x.image, offset: done + got, expected: n, found: got) }
+                        got += r
+                    }
+                }
+                guard lseek(fd, off_t(block * eb), SEEK_SET) >= 0 else { throw FileError.writeFailed(path: path, offset: block * eb, reason: FileIO.errnoText()) }
+                try ff.withUnsafeBytes { try FileIO.writeAll(fd, $0, path: path, offset: block * eb) }
+                done += n
+                block += 1
+            }
+        }
+        try out.commit()
+    }
+
+    /// UBIFS from a rootfs spec: the tree written beside (no device nodes), and a device table that
+    /// gives mkfs.ubifs every entry's owner and mode and makes the nodes: what the manifest says,
+    /// without root.
+    static func makeUBIFS(spec: String, work: String, name: String, geometry g: UBIGeometry, maxLEBs: Int, options o: Options) throws -> String {
+        let m = try RootFSSpec.load(spec, skeletonPaths: o.skeletonPaths).build()
+        let tree = "\(work)/\(name).tree"
+        _ = try DirectoryOutput.write(m, to: tree, deviceNodes: false)
+        var table = "# device table for mkfs.ubifs from \(spec) (flashsmith)\n"
+        for e in m.sorted() where e.path != "/" {
+            let owner = "\(String(e.mode, radix: 8)) \(e.uid) \(e.gid)"
+            switch e.kind {
+            case .directory: table += "\(e.path) d \(owner) - - - - -\n"
+            case .file: table += "\(e.path) f \(owner) - - - - -\n"
+            case .charDevice: table += "\(e.path) c \(owner) \(e.major) \(e.minor) 0 0 -\n"
+            case .blockDevice: table += "\(e.path) b \(owner) \(e.major) \(e.minor) 0 0 -\n"
+            case .fifo: table += "\(e.path) p \(owner) 0 0 0 0 -\n"
+            case .symlink, .hardlink, .socket: continue
+            }
+        }
+        let tablePath = "\(work)/\(name).devtable"
+        try AtomicFile.write(Array(table.utf8), to: tablePath)
+        let image = "\(work)/\(name).ubifs"
+        let r = try ExternalTool.run(
+            unchecked: "mkfs.ubifs",
+            ["-m", String(g.minIOSize), "-e", String(g.lebSize), "-c", String(maxLEBs), "-x", "lzo", "-F", "-r", tree, "-D", tablePath, "-o", image]
+        )
+        guard r.status == 0 else { throw Failure(message: "mkfs.ubifs for \(spec) failed: \(String(decoding: r.stderr, as: UTF8.self).split(separator: "\n").last ?? "")") }
+        return image
+    }
+}

@@ -1,0 +1,33 @@
+import ArgumentParser
+import Board
+import FlashsmithCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `flashsmith build BOARD -o OUTDIR`: every image and file the board needs, from its board.yaml.
+struct BuildCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "build",
+        abstract: "Build everything a board needs from its one description: chip image (with and without OOB), partition images, UBI with UBIFS, environment, mtdparts, device tree, fw_env.config, U-Boot flashing script, report.",
+        discussion: "BOARD: layouts/NAME or its board.yaml. Long steps show progress on a terminal (standard error)."
+    )
+
+    @Argument(help: "The board (layouts/NAME or layouts/NAME/board.yaml).")
+    var board: String
+
+    @Option(name: .shortAndLong, help: "The output folder.")
+    var output: String
+
+    @OptionGroup var layers: RootFSLayerOptions
+
+    func run() throws {
+        let path = board.hasSuffix(".yaml") ? board : board + "/board.yaml"
+        let b = try BoardLayout.load(path)
+        let tty = isatty(STDERR_FILENO) == 1
+        let report = try BoardBuild.run(b, output: output, options: BoardBuild.Options(skeletonPaths: layers.skeletonPaths()) { step in
+            if tty { printError("flashsmith build: \(step) …") }
+        })
+        try FlashsmithCLI.output(report + "  outputs: \(output)/\n")
+    }
+}

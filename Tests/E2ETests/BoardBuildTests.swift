@@ -1,0 +1,108 @@
+import Foundation
+import Testing
+import TestSupport
+
+extension E2E {
+    /// `flashsmith build layouts/nandsim`, then in an amd64 guest: nandsim configured from the board
+    /// (`nand show --nandsim`), the OOB image (page + OOB, Hamming ECC) written raw partition by
+    /// partition with `nandwrite --noecc --oob` from a virtio disk; libubootenv's fw_printenv reads the
+    /// environment through the generated fw_env.config (bootargs derived from the layout); `ubiattach`
+    /// + `mount -t ubifs` shows the rootfs with the manifest's owners, modes and device nodes.
+    @Suite("flashsmith build of the nandsim board, programmed into nandsim and mounted")
+    struct BoardBuildTests {
+        static let checked = ["/dev/mtd0", "/dev/mtd3", "/etc/board-marker", "/var/board", "/etc/shadow", "/usr/bin/busybox", "/bin", "/tmp"]
+
+        @Test("OOB image written raw; env read by fw_printenv; UBIFS mounted with the manifest's metadata")
+        func nandsimBoard() throws {
+            guard toolsAvailable("qemu-system-x86_64", "apt-get", "dpkg", "busybox", "nandwrite", "ubiattach", "fw_printenv", "mkfs.ubifs"), filesAvailable(flashsmithPath) else { return }
+            let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+            let dir = try TempDir("flashsmith-e2e-board")
+            let out = dir.file("out")
+            let b = try flashsmith("build", "\(repo)/layouts/nandsim", "-o", out)
+            try #require(b.status == 0, "flashsmith build: \(b.err)")
+            let params = try flashsmith("nand", "show", "\(repo)/layouts/nandsim", "--nandsim").out.trimmingCharacters(in: .whitespacesAndNewlines)
+            let show = try flashsmith("nand", "show", "\(repo)/layouts/nandsim", "--json")
+            let board = try #require(try JSONSerialization.jsonObject(with: Data(show.stdout)) as? [String: Any])
+            let parts = try #require(board["partitions"] as? [[String: Any]])
+            let ls = try flashsmith("rootfs", "ls", "\(repo)/layouts/nandsim/rootfs.yaml", "--json")
+            let items = try #require(try JSONSerialization.jsonObject(with: Data(ls.stdout)) as? [[String: Any]])
+            let manifest = Dictionary(items.compactMap { i in (i["path"] as? String).map { ($0, i) } }, uniquingKeysWith: { a, _ in a })
+
+            // Each partition's share of the OOB image: offsets in pages of 2048 + 64.
+            var writes = ""
+            for (i, p) in parts.enumerated() {
+                let off = (p["offset"] as? Int ?? 0) / 2048 * 2112, len = (p["size"] as? Int ?? 0) / 2048 * 2112
+                writes += "nandwrite -q --noecc --oob /dev/mtd\(i) --input-skip=\(off) --input-size=\(len) /dev/vda; step write-mtd\(i) $?\n"
+            }
+            let script = """
+                #!/bin/sh
+                fail=0
+                step() { echo "E2E-STEP $1 rc=$2"; [ "$2" = 0 ] || fail=1; }
+                modprobe virtio_pci; modprobe virtio_blk
+                modprobe nandsim \(params); step nandsim $?
+                \(writes)
+                echo "E2E-ECC-FAILURES $(cat /sys/class/mtd/mtd*/ecc_failures | tr '\\n' ' ')"
+                echo "E2E-BOOTARGS $(fw_printenv -c /fw_env.config -n bootargs 2>&1)"
+                modprobe ubi; modprobe ubifs
+                ubiattach -m 3 >/dev/null; step ubiattach $?
+                mount -t ubifs ubi0:rootfs /mnt; step mount $?
+                echo "E2E-MARKER $(cat /mnt/etc/board-marker)"
+                for p in \(Self.checked.joined(separator: " ")); do
+                  if [ -L /mnt$p ]; then l=$(readlink /mnt$p); else l=; fi
+                  echo "E2E-STAT $p|$(stat -c '%F|%a|%u|%g|%t|%T' /mnt$p)|$l"
+                done
+                exit $fail
+                """
+            let kernel = try DebianArtifacts.amd64Kernel()
+            let initramfs = try Initramfs()
+            try initramfs.addBusybox()
+            try initramfs.addModules(["nandsim", "ubi", "ubifs", "zstd", "virtio_pci", "virtio_blk"], kernel: kernel)
+            for tool in ["nandwrite", "ubiattach", "fw_printenv"] { try initramfs.addBinary(try #require(which(tool))) }
+            try initramfs.addFile("/fw_env.config", try readBytes("\(out)/fw_env.config"))
+            try initramfs.setInit(testScript: script)
+            try initramfs.write(to: dir.file("initrd.cpio"))
+            let q = try QEMU.run(
+                "qemu-system-x86_64",
+                [
+                    "-accel", "tcg", "-m", "1024", "-smp", "1", "-nographic", "-no-reboot", "-nic", "none", "-kernel", kernel.vmlinuz,
+                    "-initrd", dir.file("initrd.cpio"), "-drive", "file=\(out)/nandsim.oob.img,if=virtio,format=raw,readonly=on",
+                    "-append", "console=ttyS0 panic=-1 quiet",
+                ],
+                log: dir.file("qemu.log"), timeout: .seconds(180), markers: [Initramfs.defaultResultMarker]
+            )
+            print("E2E timing: nandsim board \(q.summary)")
+            let lines = q.log.split(separator: "\n").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\r")) }
+            func line(_ p: String) -> String? {
+                for l in lines { if let x = l.range(of: p) { return String(l[x.upperBound...]) } }
+                return nil
+            }
+            let ctx = q.tail(50)
+            for l in lines where l.contains("E2E-STEP") { #expect(l.hasSuffix("rc=0"), "\(l)\n\(ctx)") }
+            #expect(line("E2E-ECC-FAILURES ")?.split(separator: " ").allSatisfy { $0 == "0" } == true, "\(ctx)")
+            let bootargs = line("E2E-BOOTARGS ") ?? ""
+            #expect(bootargs.contains("ubi.mtd=3 root=ubi0:rootfs rootfstype=ubifs") && bootargs.contains("mtdparts=nandsim:1m(u-boot),256k(env),8m(kernel),-(rootfs)"), "\(bootargs)")
+            #expect(line("E2E-MARKER ") == "flashsmith nandsim board root filesystem", "\(ctx)")
+            let typeNames = ["character special file": "char", "directory": "directory", "regular file": "file", "symbolic link": "symlink"]
+            let stats = lines.compactMap { l in l.range(of: "E2E-STAT ").map { l[$0.upperBound...].split(separator: "|", omittingEmptySubsequences: false).map(String.init) } }
+            #expect(stats.count == Self.checked.count, "\(ctx)")
+            for s in stats {
+                guard s.count == 8 else {
+                    Issue.record("stat failed in the guest: \(s)")
+                    continue
+                }
+                guard let m = manifest[s[0]] else {
+                    Issue.record("\(s[0]) not in the manifest")
+                    continue
+                }
+                #expect((typeNames[s[1]] ?? s[1]) == m["type"] as? String, "\(s[0]): \(s[1]) vs \(m["type"] ?? "")")
+                if s[1] != "symbolic link" { #expect(UInt32(s[2], radix: 8) == UInt32(m["mode"] as? String ?? "", radix: 8), "\(s[0]): mode \(s[2]) vs \(m["mode"] ?? "")") }
+                #expect(Int(s[3]) == m["uid"] as? Int && Int(s[4]) == m["gid"] as? Int, "\(s[0]): owner \(s[3]):\(s[4])")
+                if s[1] == "character special file" {
+                    #expect(Int(s[5], radix: 16) == m["major"] as? Int && Int(s[6], radix: 16) == m["minor"] as? Int, "\(s[0]): device")
+                }
+                if s[1] == "symbolic link" { #expect(s[7] == m["link"] as? String) }
+            }
+            #expect(manifest["/dev/mtd3"]?["minor"] as? Int == 6, "the table's range: mtd0…mtd3, minors 0, 2, 4, 6")
+        }
+    }
+}
