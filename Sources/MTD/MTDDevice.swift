@@ -10,7 +10,14 @@ public struct MTDError: FlashsmithError, Equatable {
     public var operation: String
     public var block: Int?
     public var reason: String
-    public var category: ErrorCategory { .io }
+    public var category: ErrorCategory
+    public init(device: String, operation: String, block: Int?, reason: String, category: ErrorCategory = .io) {
+        self.device = device
+        self.operation = operation
+        self.block = block
+        self.reason = reason
+        self.category = category
+    }
     public var description: String {
         "\(device): \(operation)\(block.map { " of erase block \($0)" } ?? ""): \(reason)"
     }
@@ -131,6 +138,14 @@ public final class MTDDevice {
         var d = data
         let r = d.withUnsafeMutableBytes { mtd_write(lib, &info, fd, Int32(block), Int32(offset), $0.baseAddress, Int32($0.count), nil, 0, 0) }
         guard r == 0 else { throw fail("mtd_write", block) }
+    }
+
+    /// The OOB bytes of the page at byte `offset` of the device.
+    public func readOOB(pageAt offset: Int) throws(MTDError) -> [UInt8] {
+        var buf = [UInt8](repeating: 0, count: oobSize)
+        let r = buf.withUnsafeMutableBytes { mtd_read_oob(lib, &info, fd, UInt64(offset), UInt64(oobSize), $0.baseAddress) }
+        guard r == 0 else { throw fail("mtd_read_oob", offset / max(1, eraseBlockSize)) }
+        return buf
     }
 
     /// Marks `block` bad (used by tests on nandsim only).

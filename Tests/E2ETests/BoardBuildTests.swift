@@ -104,5 +104,77 @@ extension E2E {
             }
             #expect(manifest["/dev/mtd3"]?["minor"] as? Int == 6, "the table's range: mtd0…mtd3, minors 0, 2, 4, 6")
         }
+
+        /// The partitions written on the device by `flashsmith flash` (the debug binary with its
+        /// libraries, in the guest): env with `flash write`, the UBI image with `flash ubiformat` past a
+        /// bad block nandsim declares in the rootfs partition; read back with `flash read`; an image too
+        /// large for its partition refused before anything is erased; erase counters kept.
+        @Test("flash write / ubiformat / read on nandsim with a bad block")
+        func flashOnTheDevice() throws {
+            guard toolsAvailable("qemu-system-x86_64", "apt-get", "dpkg", "busybox", "ubiattach", "fw_printenv", "mkfs.ubifs", "ldd"), filesAvailable(flashsmithPath) else { return }
+            let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+            let dir = try TempDir("flashsmith-e2e-flash")
+            let out = dir.file("out")
+            let b = try flashsmith("build", "\(repo)/layouts/nandsim", "-o", out)
+            try #require(b.status == 0, "\(b.err)")
+            let params = try flashsmith("nand", "show", "\(repo)/layouts/nandsim", "--nandsim").out.trimmingCharacters(in: .whitespacesAndNewlines)
+            // Block 80 of the chip: the rootfs partition's 7th block (it starts at block 74).
+            let script = """
+                #!/bin/sh
+                fail=0
+                step() { echo "E2E-STEP $1 rc=$2"; [ "$2" = 0 ] || fail=1; }
+                modprobe nandsim \(params) badblocks=80; step nandsim $?
+                echo "E2E-BAD $(cat /sys/class/mtd/mtd3/bad_blocks)"
+                flashsmith flash write /dev/mtd1 /env.img | sed 's/^/E2E-OUT /'
+                echo "E2E-BOOTARGS $(fw_printenv -c /fw_env.config -n bootargs 2>&1)"
+                flashsmith flash write /dev/mtd1 /rootfs.img 2>&1 | sed 's/^/E2E-TOOBIG /'; echo "E2E-TOOBIG-RC $?"
+                echo "E2E-BOOTARGS-AFTER $(fw_printenv -c /fw_env.config -n board 2>&1)"
+                flashsmith flash ubiformat /dev/mtd3 /rootfs.img | sed 's/^/E2E-OUT /'
+                flashsmith flash ubiformat /dev/mtd3 /rootfs.img | sed 's/^/E2E-OUT2 /'
+                modprobe ubi; modprobe ubifs
+                ubiattach -m 3 >/dev/null; step ubiattach $?
+                mount -t ubifs ubi0:rootfs /mnt; step mount $?
+                echo "E2E-MARKER $(cat /mnt/etc/board-marker)"
+                flashsmith flash read /dev/mtd1 -o /tmp/env.read | sed 's/^/E2E-OUT /'
+                cmp -n $(stat -c %s /env.img) /env.img /tmp/env.read; step read-back $?
+                flashsmith flash read /dev/mtd1 --oob -o /tmp/env.oob >/dev/null; echo "E2E-OOB-SIZE $(stat -c %s /tmp/env.oob)"
+                exit $fail
+                """
+            let kernel = try DebianArtifacts.amd64Kernel()
+            let initramfs = try Initramfs()
+            try initramfs.addBusybox()
+            try initramfs.addModules(["nandsim", "ubi", "ubifs", "zstd"], kernel: kernel)
+            try initramfs.addBinary(flashsmithPath, at: "/usr/bin/flashsmith")
+            for tool in ["ubiattach", "fw_printenv"] { try initramfs.addBinary(try #require(which(tool))) }
+            try initramfs.addFile("/fw_env.config", try readBytes("\(out)/fw_env.config"))
+            try initramfs.addFile("/env.img", try readBytes("\(out)/env.img"))
+            try initramfs.addFile("/rootfs.img", try readBytes("\(out)/rootfs.img"))
+            try initramfs.setInit(testScript: script)
+            try initramfs.write(to: dir.file("initrd.cpio"))
+            let q = try QEMU.run(
+                "qemu-system-x86_64",
+                ["-accel", "tcg", "-m", "1024", "-smp", "1", "-nographic", "-no-reboot", "-nic", "none", "-kernel", kernel.vmlinuz, "-initrd", dir.file("initrd.cpio"), "-append", "console=ttyS0 panic=-1 quiet"],
+                log: dir.file("qemu.log"), timeout: .seconds(180), markers: [Initramfs.defaultResultMarker]
+            )
+            print("E2E timing: flash on nandsim \(q.summary)")
+            let lines = q.log.split(separator: "\n").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\r")) }
+            for l in lines where l.contains("E2E-") { print("E2E flash: \(l)") }
+            func line(_ p: String) -> String? {
+                for l in lines { if let x = l.range(of: p) { return String(l[x.upperBound...]) } }
+                return nil
+            }
+            let ctx = q.tail(50)
+            for l in lines where l.contains("E2E-STEP") { #expect(l.hasSuffix("rc=0"), "\(l)\n\(ctx)") }
+            #expect(line("E2E-BAD ") == "1", "\(ctx)")
+            #expect(line("E2E-BOOTARGS ")?.contains("ubi.mtd=3 root=ubi0:rootfs") == true, "\(ctx)")
+            let tooBig = lines.filter { $0.contains("E2E-TOOBIG ") }.joined(separator: "\n")
+            #expect(tooBig.contains("needs 26 good erase blocks, the device has 2 (2 blocks, none bad)"), "\(tooBig)")
+            #expect(line("E2E-BOOTARGS-AFTER ") == "nandsim", "nothing was erased by the refused write: \(ctx)")
+            let first = lines.first { $0.contains("E2E-OUT /dev/mtd3") } ?? ""
+            #expect(first.contains("26 PEB(s) of the image written") && first.contains("bad: 6") && first.contains("mean erase counter 0"), "\(first)")
+            #expect(line("E2E-OUT2 ")?.contains("mean erase counter 1") == true, "erase counters kept and incremented: \(ctx)")
+            #expect(line("E2E-MARKER ") == "flashsmith nandsim board root filesystem", "\(ctx)")
+            #expect(line("E2E-OOB-SIZE ") == String(2 * 64 * 2112), "\(ctx)")
+        }
     }
 }
