@@ -15,7 +15,7 @@ import YAML
 ///   erase-block: 128KiB
 ///   chip: 256MiB
 ///   sub-page: 512           # default: the page
-///   ecc: hamming            # none | hamming
+///   ecc: hamming            # none | hamming | bch4 | bch8 (Linux soft ECC)
 ///   bad-blocks-per-1024: 20 # the most bad blocks a chip may have (UBI's reserve); default 20
 ///   mtd-id: s5p-nand        # the controller's name in mtdparts=
 ///   id-bytes: [0x20, 0xaa, 0x00, 0x15]   # for nandsim (the chip's READ ID bytes)
@@ -88,7 +88,7 @@ public struct BoardLayout: Sendable {
         let page = try size(f["page"], "page")
         var eccValue = NANDRawImage.ECC.hamming
         if let e = f["ecc"] {
-            guard let v = NANDRawImage.ECC(rawValue: e.string ?? "") else { throw fail(e, "ecc: expected none or hamming, found \(e.kind) (BCH comes with the rest of the NAND work)") }
+            guard let v = NANDRawImage.ECC(rawValue: e.string ?? "") else { throw fail(e, "ecc: expected none, hamming, bch4 or bch8, found \(e.kind)") }
             eccValue = v
         }
         var ids: [UInt8] = []

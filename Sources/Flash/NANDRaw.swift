@@ -100,7 +100,41 @@ public enum HammingECC {
 /// `nandwrite` skips them (the data goes on in the next good block) and marked (OOB byte 0 of
 /// their first page 0x00; byte 5 for small pages).
 public enum NANDRawImage {
-    public enum ECC: String, Sendable, CaseIterable { case none, hamming }
+    public enum ECC: String, Sendable, CaseIterable {
+        case none, hamming
+        /// Linux soft BCH, 512-byte steps, strength 4 or 8 bits per step.
+        case bch4, bch8
+
+        public var bchStrength: Int? { self == .bch4 ? 4 : self == .bch8 ? 8 : nil }
+    }
+
+    /// The ECC bytes of one page, in OOB order, and where they go.
+    static func encoder(_ ecc: ECC, _ g: NANDGeometry) throws -> (positions: [Int], compute: (UnsafeRawBufferPointer) -> [UInt8])? {
+        switch ecc {
+        case .none: return nil
+        case .hamming:
+            let positions = try HammingECC.eccPositions(g)
+            return (positions, { page in
+                var out: [UInt8] = []
+                for s in 0..<(g.pageSize / HammingECC.stepSize) {
+                    let (c0, c1, c2) = HammingECC.compute(UnsafeRawBufferPointer(rebasing: page[(s * 256)..<(s * 256 + 256)]))
+                    out += [c0, c1, c2]
+                }
+                return out
+            })
+        case .bch4, .bch8:
+            let bch = try BCHECC(strength: ecc.bchStrength ?? 8)
+            let positions: [Int]
+            do { positions = try bch.eccPositions(pageSize: g.pageSize, oobSize: g.oobSize) } catch { throw NANDGeometry.Failure(message: "\(error)") }
+            return (positions, { page in
+                var out: [UInt8] = []
+                for s in 0..<(g.pageSize / bch.stepSize) {
+                    out += bch.compute(UnsafeRawBufferPointer(rebasing: page[(s * bch.stepSize)..<((s + 1) * bch.stepSize)]))
+                }
+                return out
+            })
+        }
+    }
 
     public struct Report: Sendable {
         public var pages: Int
@@ -115,7 +149,7 @@ public enum NANDRawImage {
         markBad: Set<Int> = []
     ) throws -> Report {
         let size = try FileIO.size(of: input)
-        let positions = ecc == .hamming ? try HammingECC.eccPositions(g) : []
+        let enc = try encoder(ecc, g)
         let dataBlocks = (size + g.eraseBlockSize - 1) / g.eraseBlockSize
         var needed = dataBlocks
         var b = 0
@@ -155,19 +189,9 @@ public enum NANDRawImage {
                         }
                     }
                     consumed += n
-                    if !positions.isEmpty {
-                        var eccBytes = [UInt8](repeating: 0, count: positions.count)
-                        var k = 0
-                        page.withUnsafeBytes { buf in
-                            for s in 0..<(g.pageSize / HammingECC.stepSize) {
-                                let (c0, c1, c2) = HammingECC.compute(UnsafeRawBufferPointer(rebasing: buf[(s * 256)..<(s * 256 + 256)]))
-                                for c in [c0, c1, c2] {
-                                    eccBytes[k] = c
-                                    k += 1
-                                }
-                            }
-                        }
-                        for (i, pos) in positions.enumerated() { page[g.pageSize + pos] = eccBytes[i] }
+                    if let enc {
+                        let code = page.withUnsafeBytes { enc.compute(UnsafeRawBufferPointer(rebasing: $0[0..<g.pageSize])) }
+                        for (i, pos) in enc.positions.enumerated() { page[g.pageSize + pos] = code[i] }
                     }
                 }
                 try out.write(page)

@@ -14,11 +14,16 @@ extension E2E {
     @Suite("raw NAND images with Hamming ECC read back through the kernel's ECC")
     struct NANDRawTests {
         static let blocks = 16
+        static func script(nandsimExtra: String, singleFlips: String, beyondFlips: String) -> String {
+            script.replacingOccurrences(of: "@EXTRA@", with: nandsimExtra).replacingOccurrences(of: "@SINGLE@", with: singleFlips)
+                .replacingOccurrences(of: "@BEYOND@", with: beyondFlips)
+        }
+
         static let script = #"""
             #!/bin/sh
             fail=0
             step() { echo "E2E-STEP $1 rc=$2"; [ "$2" = 0 ] || fail=1; }
-            modprobe nandsim id_bytes=0x20,0xaa,0x00,0x15 parts=16,16; step nandsim $?
+            modprobe nandsim id_bytes=0x20,0xaa,0x00,0x15 parts=16,16 @EXTRA@; step nandsim $?
             LEN=$(stat -c %s /data.bin)
             ALL=$((16 * 131072))
             errs() { cat /sys/class/mtd/mtd0/ecc_failures; }
@@ -38,19 +43,33 @@ extension E2E {
             nanddump -q --noecc --oob -l 131072 -f /tmp/blk /dev/mtd0; step dump-block $?
             echo "E2E-STATS-BEFORE $(stats)"
             # One bit in each of page 0's first three 256-byte steps, and one in page 5.
-            flip 10 8; flip 300 1; flip 700 128; flip $((5 * 2112 + 1000)) 2
+            @SINGLE@
             rewrite; step flip1 $?
             echo "E2E-READ-FLIPPED $(nanddump -q -l $LEN /dev/mtd0 | head -c $LEN | md5sum | cut -c1-32) $(stats)"
             # Two bits in one step of page 9: beyond Hamming's strength.
             nanddump -q --noecc --oob -l 131072 -f /tmp/blk /dev/mtd0
-            flip $((9 * 2112 + 4)) 4; flip $((9 * 2112 + 100)) 32
+            @BEYOND@
             rewrite; step flip2 $?
             echo "E2E-READ-TWO $(nanddump -q -l $LEN /dev/mtd0 2>/dev/null | head -c $LEN | md5sum | cut -c1-32) $(stats)"
             exit $fail
             """#
 
-        @Test("nandwrite --noecc --oob of our image; the kernel's own OOB; bit flips")
+        @Test("Hamming: nandwrite --noecc --oob of our image; the kernel's own OOB; bit flips")
         func hammingInNandsim() throws {
+            try check(ecc: "hamming", nandsimExtra: "", singles: 4,
+                      singleFlips: "flip 10 8; flip 300 1; flip 700 128; flip $((5 * 2112 + 1000)) 2",
+                      beyondFlips: "flip $((9 * 2112 + 4)) 4; flip $((9 * 2112 + 100)) 32")
+        }
+
+        /// BCH-8 (512-byte steps, 13 ECC bytes each, at the end of the OOB): nandsim bch=8.
+        @Test("BCH-8: our image through the kernel's BCH; its own OOB is ours; 8 flips in a step corrected, more not")
+        func bchInNandsim() throws {
+            let eight = (0..<8).map { "flip \(3 + 61 * $0) \(1 << ($0 % 8))" }.joined(separator: "; ")
+            let twelve = (0..<12).map { "flip $((9 * 2112 + \(7 + 40 * $0))) \(1 << ($0 % 8))" }.joined(separator: "; ")
+            try check(ecc: "bch8", nandsimExtra: "bch=8", singles: 8, singleFlips: eight, beyondFlips: twelve)
+        }
+
+        func check(ecc: String, nandsimExtra: String, singles: Int, singleFlips: String, beyondFlips: String) throws {
             guard toolsAvailable("qemu-system-x86_64", "apt-get", "dpkg", "busybox", "nandwrite", "nanddump", "flash_erase"), filesAvailable(flashsmithPath) else { return }
             let kernel = try DebianArtifacts.amd64Kernel()
             let dir = try TempDir("flashsmith-e2e-nandraw")
@@ -59,7 +78,7 @@ extension E2E {
             _ = try dir.write("data.bin", data)
             let r = try flashsmith(
                 "nand", "raw", dir.file("data.bin"), "-o", dir.file("raw.img"), "--page-size", "2048", "--oob-size", "64", "--erase-block", "128KiB",
-                "--ecc", "hamming", "--blocks", String(Self.blocks)
+                "--ecc", ecc, "--blocks", String(Self.blocks)
             )
             try #require(r.status == 0, "\(r.err)")
             let raw = try readBytes(dir.file("raw.img"))
@@ -70,14 +89,14 @@ extension E2E {
             for tool in ["nandwrite", "nanddump", "flash_erase"] { try initramfs.addBinary(try #require(which(tool))) }
             try initramfs.addFile("/data.bin", data)
             try initramfs.addFile("/raw.img", raw)
-            try initramfs.setInit(testScript: Self.script)
+            try initramfs.setInit(testScript: Self.script(nandsimExtra: nandsimExtra, singleFlips: singleFlips, beyondFlips: beyondFlips))
             try initramfs.write(to: dir.file("initrd.cpio"))
             let q = try QEMU.run(
                 "qemu-system-x86_64",
                 ["-accel", "tcg", "-m", "1024", "-smp", "1", "-nographic", "-no-reboot", "-nic", "none", "-kernel", kernel.vmlinuz, "-initrd", dir.file("initrd.cpio"), "-append", "console=ttyS0 panic=-1 quiet"],
                 log: dir.file("qemu.log"), timeout: .seconds(120), markers: [Initramfs.defaultResultMarker]
             )
-            print("E2E timing: raw NAND guest \(q.summary)")
+            print("E2E timing: raw NAND guest (\(ecc)) \(q.summary)")
             let lines = q.log.split(separator: "\n").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\r")) }
             func line(_ p: String) -> String? {
                 for l in lines { if let x = l.range(of: p) { return String(l[x.upperBound...]) } }
@@ -91,8 +110,8 @@ extension E2E {
             #expect(line("E2E-KERNEL-OOB ") == md5(raw), "the kernel's page+OOB for the same data is our raw image: \(ctx)")
             #expect(line("E2E-STEP flip1 rc=") == "0" && line("E2E-STEP flip2 rc=") == "0", "\(ctx)")
             #expect(line("E2E-STATS-BEFORE ") == "corrected=0 failed=0", "\(ctx)")
-            // Four single-bit flips, each corrected (the counters count per read: nanddump reads once).
-            #expect(line("E2E-READ-FLIPPED ") == "\(dataMD5) corrected=4 failed=0", "single bit flips are corrected: \(ctx)")
+            // Flips within the strength, each corrected (the counters count per read: nanddump reads once).
+            #expect(line("E2E-READ-FLIPPED ") == "\(dataMD5) corrected=\(singles) failed=0", "flips within the strength are corrected: \(ctx)")
             let two = line("E2E-READ-TWO ") ?? ""
             #expect(!two.hasPrefix(dataMD5) && !two.hasSuffix("failed=0"), "two flips in one step are not corrected: \(two)")
         }

@@ -19,8 +19,8 @@ struct NANDCommand: ParsableCommand {
             abstract: "Interleave a main-area image with OOB (page + OOB per page) for nandwrite --noecc --oob or a programmer.",
             discussion: """
                 ECC: hamming is Linux's software Hamming (3 bytes per 256-byte step) where nand_ooblayout_ecc_lp_hamming \
-                puts it (OOB 40… for 64-byte OOB, 80… for 128), or bytes 0-3, 6-7 of a 512+16 page; none leaves the OOB \
-                0xff. Bad blocks (--bad-blocks 3,7) are skipped as nandwrite skips them and marked (first page, OOB byte 0; \
+                puts it (OOB 40… for 64-byte OOB, 80… for 128), or bytes 0-3, 6-7 of a 512+16 page; bch4/bch8 are Linux's \
+                software BCH (512-byte steps, 7/13 bytes each, at the end of the OOB); none leaves the OOB 0xff. Bad blocks (--bad-blocks 3,7) are skipped as nandwrite skips them and marked (first page, OOB byte 0; \
                 5 for 512-byte pages).
                 """
         )
@@ -40,7 +40,7 @@ struct NANDCommand: ParsableCommand {
         @Option(name: .long, help: "Erase block size: 128KiB.")
         var eraseBlock: ByteSize
 
-        @Option(name: .long, help: "none or hamming.")
+        @Option(name: .long, help: "none, hamming, bch4 or bch8.")
         var ecc: NANDRawImage.ECC = .hamming
 
         @Option(name: .long, help: "Bad erase blocks (numbers, comma-separated), skipped and marked.")
