@@ -771,5 +771,28 @@ def _ubi(ctx: Ctx) -> Row:
     )
 
 
+@row("oob-bch8", runs=5, help="raw NAND image with OOB and BCH-8 of a 256 MiB chip (2 KiB pages): flashsmith nand raw (MB/s; no peer writes BCH OOB)")
+def _oob_bch8(ctx: Ctx) -> Row:
+    d = ctx.inputs / "oob"
+    d.mkdir(exist_ok=True)
+    chip = random_file(d / "chip.bin", 256 << 20)
+    fs = ctx.file("chip.oob")
+    geometry = ["--page-size", "2048", "--oob-size", "64", "--erase-block", "128KiB"]
+
+    def check(_: dict) -> tuple[bool, str]:
+        size = Path(fs).stat().st_size
+        return size == (256 << 20) // 2048 * 2112, f"{size:,} bytes (page + OOB for every page)"
+
+    return Row(
+        commands=[
+            Cmd("flashsmith", [ctx.flashsmith, "nand", "raw", str(chip), "-o", fs, *geometry, "--ecc", "bch8"]),
+            Cmd("flashsmith-hamming", [ctx.flashsmith, "nand", "raw", str(chip), "-o", fs + ".h", *geometry, "--ecc", "hamming"]),
+        ],
+        describe="256 MiB of seeded random bytes; BCH-8 per 512 bytes (13 ECC bytes per step), Hamming alongside for scale",
+        check=check,
+        bytes_in=256 << 20,
+    )
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -103,9 +103,58 @@ public struct BCHECC: Sendable {
 
     /// The ECC bytes Linux writes for one step.
     public func compute(_ data: UnsafeRawBufferPointer) -> [UInt8] {
-        var r = remainder(data)
-        for i in r.indices { r[i] ^= mask[i] }
+        var r = [UInt8](repeating: 0, count: eccBytes)
+        r.withUnsafeMutableBufferPointer { compute(data, into: $0) }
         return r
+    }
+
+    /// The same into `out` (at least eccBytes long), without allocating.
+    public func compute(_ data: UnsafeRawBufferPointer, into out: UnsafeMutableBufferPointer<UInt8>) {
+        let deg = eccBits
+        let regMask: UInt128 = deg == 128 ? ~0 : (UInt128(1) << UInt128(deg)) - 1
+        var reg: UInt128 = 0
+        let shift = UInt128(deg - 8)
+        table.withUnsafeBufferPointer { t in
+            for i in 0..<stepSize {
+                let idx = Int(UInt8(truncatingIfNeeded: reg >> shift) ^ data[i])
+                reg = ((reg << 8) & regMask) ^ t[idx]
+            }
+        }
+        let n = eccBytes
+        let aligned = reg << UInt128(8 * n - deg)
+        for k in 0..<n { out[out.startIndex + k] = UInt8(truncatingIfNeeded: aligned >> UInt128(8 * (n - 1 - k))) ^ mask[k] }
+    }
+
+    /// Every step of a page (`steps` consecutive steps of `stepSize` bytes) into `out`, step after
+    /// step. Four steps run interleaved: their registers are independent, so the table lookups of one
+    /// overlap those of the others.
+    public func computeSteps(_ data: UnsafeRawBufferPointer, steps: Int, into out: UnsafeMutableBufferPointer<UInt8>) {
+        let deg = eccBits
+        let regMask: UInt128 = deg == 128 ? ~0 : (UInt128(1) << UInt128(deg)) - 1
+        let shift = UInt128(deg - 8)
+        let n = eccBytes
+        var s = 0
+        table.withUnsafeBufferPointer { t in
+            while s + 4 <= steps {
+                var r0: UInt128 = 0, r1: UInt128 = 0, r2: UInt128 = 0, r3: UInt128 = 0
+                let b0 = s * stepSize, b1 = b0 + stepSize, b2 = b1 + stepSize, b3 = b2 + stepSize
+                for i in 0..<stepSize {
+                    r0 = ((r0 << 8) & regMask) ^ t[Int(UInt8(truncatingIfNeeded: r0 >> shift) ^ data[b0 + i])]
+                    r1 = ((r1 << 8) & regMask) ^ t[Int(UInt8(truncatingIfNeeded: r1 >> shift) ^ data[b1 + i])]
+                    r2 = ((r2 << 8) & regMask) ^ t[Int(UInt8(truncatingIfNeeded: r2 >> shift) ^ data[b2 + i])]
+                    r3 = ((r3 << 8) & regMask) ^ t[Int(UInt8(truncatingIfNeeded: r3 >> shift) ^ data[b3 + i])]
+                }
+                for (k, r) in [r0, r1, r2, r3].enumerated() {
+                    let aligned = r << UInt128(8 * n - deg)
+                    for j in 0..<n { out[out.startIndex + (s + k) * n + j] = UInt8(truncatingIfNeeded: aligned >> UInt128(8 * (n - 1 - j))) ^ mask[j] }
+                }
+                s += 4
+            }
+        }
+        while s < steps {
+            compute(UnsafeRawBufferPointer(rebasing: data[(s * stepSize)..<((s + 1) * stepSize)]), into: UnsafeMutableBufferPointer(rebasing: out[(out.startIndex + s * n)...]))
+            s += 1
+        }
     }
 
     /// OOB positions (nand_ooblayout_lp_ops: ECC at the end of the OOB; bytes 0–1 the bad-block marker).

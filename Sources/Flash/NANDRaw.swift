@@ -109,30 +109,24 @@ public enum NANDRawImage {
     }
 
     /// The ECC bytes of one page, in OOB order, and where they go.
-    static func encoder(_ ecc: ECC, _ g: NANDGeometry) throws -> (positions: [Int], compute: (UnsafeRawBufferPointer) -> [UInt8])? {
+    static func encoder(_ ecc: ECC, _ g: NANDGeometry) throws -> (positions: [Int], compute: (UnsafeRawBufferPointer, UnsafeMutableBufferPointer<UInt8>) -> Void)? {
         switch ecc {
         case .none: return nil
         case .hamming:
             let positions = try HammingECC.eccPositions(g)
-            return (positions, { page in
-                var out: [UInt8] = []
+            return (positions, { page, out in
                 for s in 0..<(g.pageSize / HammingECC.stepSize) {
                     let (c0, c1, c2) = HammingECC.compute(UnsafeRawBufferPointer(rebasing: page[(s * 256)..<(s * 256 + 256)]))
-                    out += [c0, c1, c2]
+                    out[3 * s] = c0
+                    out[3 * s + 1] = c1
+                    out[3 * s + 2] = c2
                 }
-                return out
             })
         case .bch4, .bch8:
             let bch = try BCHECC(strength: ecc.bchStrength ?? 8)
             let positions: [Int]
             do { positions = try bch.eccPositions(pageSize: g.pageSize, oobSize: g.oobSize) } catch { throw NANDGeometry.Failure(message: "\(error)") }
-            return (positions, { page in
-                var out: [UInt8] = []
-                for s in 0..<(g.pageSize / bch.stepSize) {
-                    out += bch.compute(UnsafeRawBufferPointer(rebasing: page[(s * bch.stepSize)..<((s + 1) * bch.stepSize)]))
-                }
-                return out
-            })
+            return (positions, { page, out in bch.computeSteps(page, steps: g.pageSize / bch.stepSize, into: out) })
         }
     }
 
@@ -166,37 +160,52 @@ public enum NANDRawImage {
         var out = try AtomicFile(destination: path, durable: false)
         let fd = try FileIO.openForReading(input)
         defer { close(fd) }
-        var page = [UInt8](repeating: 0xFF, count: g.pageSize + g.oobSize)
+        let rawPage = g.pageSize + g.oobSize
+        var blockBuffer = [UInt8](repeating: 0xFF, count: g.pagesPerBlock * rawPage)
+        var chunk = [UInt8](repeating: 0xFF, count: g.eraseBlockSize)
+        var code = [UInt8](repeating: 0xFF, count: enc?.positions.count ?? 0)
         var consumed = 0
         var pages = 0
         let bbmOffset = g.pageSize == 512 ? 5 : 0
         for block in 0..<total {
             let bad = badBlocks.contains(block) || markBad.contains(block)
             if markBad.contains(block) && !badBlocks.contains(block) { consumed = min(size, consumed + g.eraseBlockSize) }
-            for p in 0..<g.pagesPerBlock {
-                for i in 0..<page.count { page[i] = 0xFF }
-                if bad {
-                    if p == 0 { page[g.pageSize + bbmOffset] = 0x00 }
-                } else if consumed < size {
-                    let n = min(g.pageSize, size - consumed)
-                    try page.withUnsafeMutableBytes { buf in
-                        var got = 0
-                        while got < n {
-                            let r = pread(fd, buf.baseAddress! + got, n - got, off_t(consumed + got))
-                            if r < 0 && errno == EINTR { continue }
-                            guard r > 0 else { throw FileError.shortRead(path: input, offset: consumed + got, expected: n, found: got) }
-                            got += r
-                        }
-                    }
-                    consumed += n
-                    if let enc {
-                        let code = page.withUnsafeBytes { enc.compute(UnsafeRawBufferPointer(rebasing: $0[0..<g.pageSize])) }
-                        for (i, pos) in enc.positions.enumerated() { page[g.pageSize + pos] = code[i] }
+            blockBuffer.withUnsafeMutableBytes { _ = memset($0.baseAddress!, 0xFF, $0.count) }
+            if bad {
+                blockBuffer[g.pageSize + bbmOffset] = 0x00
+            } else if consumed < size {
+                // One read per erase block; the rest of a short last block stays 0xff.
+                let n = min(g.eraseBlockSize, size - consumed)
+                try chunk.withUnsafeMutableBytes { buf in
+                    _ = memset(buf.baseAddress!, 0xFF, buf.count)
+                    var got = 0
+                    while got < n {
+                        let r = pread(fd, buf.baseAddress! + got, n - got, off_t(consumed + got))
+                        if r < 0 && errno == EINTR { continue }
+                        guard r > 0 else { throw FileError.shortRead(path: input, offset: consumed + got, expected: n, found: got) }
+                        got += r
                     }
                 }
-                try out.write(page)
-                pages += 1
+                let dataPages = (n + g.pageSize - 1) / g.pageSize
+                chunk.withUnsafeBytes { inp in
+                    blockBuffer.withUnsafeMutableBytes { outb in
+                        code.withUnsafeMutableBufferPointer { c in
+                            for p in 0..<dataPages {
+                                let src = UnsafeRawBufferPointer(rebasing: inp[(p * g.pageSize)..<((p + 1) * g.pageSize)])
+                                let dst = outb.baseAddress! + p * rawPage
+                                dst.copyMemory(from: src.baseAddress!, byteCount: g.pageSize)
+                                if let enc {
+                                    enc.compute(src, c)
+                                    for (i, pos) in enc.positions.enumerated() { dst.storeBytes(of: c[i], toByteOffset: g.pageSize + pos, as: UInt8.self) }
+                                }
+                            }
+                        }
+                    }
+                }
+                consumed += n
             }
+            try out.write(blockBuffer)
+            pages += g.pagesPerBlock
         }
         try out.commit()
         return Report(pages: pages, blocks: total, badBlocks: badBlocks.union(markBad).filter { $0 < total }.sorted())
