@@ -71,11 +71,8 @@ extension E2E {
                 log: dir.file("qemu.log"), timeout: .seconds(180), markers: [Initramfs.defaultResultMarker]
             )
             print("E2E timing: nandsim board \(q.summary)")
-            let lines = q.log.split(separator: "\n").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\r")) }
-            func line(_ p: String) -> String? {
-                for l in lines { if let x = l.range(of: p) { return String(l[x.upperBound...]) } }
-                return nil
-            }
+            let lines = q.lines
+            func line(_ p: String) -> String? { q.line(p) }
             let ctx = q.tail(50)
             for l in lines where l.contains("E2E-STEP") { #expect(l.hasSuffix("rc=0"), "\(l)\n\(ctx)") }
             #expect(line("E2E-ECC-FAILURES ")?.split(separator: " ").allSatisfy { $0 == "0" } == true, "\(ctx)")
@@ -157,12 +154,9 @@ extension E2E {
                 log: dir.file("qemu.log"), timeout: .seconds(180), markers: [Initramfs.defaultResultMarker]
             )
             print("E2E timing: flash on nandsim \(q.summary)")
-            let lines = q.log.split(separator: "\n").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\r")) }
+            let lines = q.lines
             for l in lines where l.contains("E2E-") { print("E2E flash: \(l)") }
-            func line(_ p: String) -> String? {
-                for l in lines { if let x = l.range(of: p) { return String(l[x.upperBound...]) } }
-                return nil
-            }
+            func line(_ p: String) -> String? { q.line(p) }
             let ctx = q.tail(50)
             for l in lines where l.contains("E2E-STEP") { #expect(l.hasSuffix("rc=0"), "\(l)\n\(ctx)") }
             #expect(line("E2E-BAD ") == "1", "\(ctx)")

@@ -126,11 +126,8 @@ extension E2E {
             done.wait()
             let ra = try box.get()
             print("E2E timing: migration guests: A \(ra.summary) \(ra.markerTimes); B \(rb.summary) \(rb.markerTimes)")
-            func lines(_ r: QEMUResult) -> [String] { r.log.split(separator: "\n").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\r")) } }
-            func line(_ r: QEMUResult, _ prefix: String) -> String? {
-                for l in lines(r) { if let x = l.range(of: prefix) { return String(l[x.upperBound...]) } }
-                return nil
-            }
+            func lines(_ r: QEMUResult) -> [String] { r.lines }
+            func line(_ r: QEMUResult, _ prefix: String) -> String? { r.line(prefix) }
             let ctx = "A:\n\(ra.tail(50))\nB:\n\(rb.tail(40))"
             for l in lines(ra) where l.contains("migrate:") { print("E2E migrate (A): \(l)") }
             for l in lines(rb) where l.contains("migrate:") { print("E2E migrate (B): \(l)") }
@@ -219,12 +216,9 @@ extension E2E {
                 log: dir.file("qemu.log"), timeout: .seconds(180), markers: ["E2E-ARM64-UP", "E2E-AFTER"], killOn: ["Kernel panic"]
             )
             print("E2E timing: arm64 migration guest \(r.summary) \(r.markerTimes)")
-            let lines = r.log.split(separator: "\n").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\r")) }
+            let lines = r.lines
             for l in lines where l.contains("E2E-MIGRATE") { print("E2E migrate (arm64): \(l)") }
-            func line(_ p: String) -> String? {
-                for l in lines { if let x = l.range(of: p) { return String(l[x.upperBound...]) } }
-                return nil
-            }
+            func line(_ p: String) -> String? { r.line(p) }
             let ctx = r.tail(60)
             #expect(line("E2E-ARM64-UP ") == "aarch64", "\(ctx)")
             #expect(line("E2E-CHECK rc=")?.hasPrefix("0 Looks good.") == true, "criu check on arm64: \(ctx)")

@@ -97,11 +97,8 @@ extension E2E {
                 log: dir.file("qemu.log"), timeout: .seconds(120), markers: [Initramfs.defaultResultMarker]
             )
             print("E2E timing: raw NAND guest (\(ecc)) \(q.summary)")
-            let lines = q.log.split(separator: "\n").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\r")) }
-            func line(_ p: String) -> String? {
-                for l in lines { if let x = l.range(of: p) { return String(l[x.upperBound...]) } }
-                return nil
-            }
+            let lines = q.lines
+            func line(_ p: String) -> String? { q.line(p) }
             let ctx = q.tail(40)
             for l in lines where l.contains("E2E-") { print("E2E nand: \(l)") }
             let dataMD5 = try #require(line("E2E-DATA "), "\(ctx)")

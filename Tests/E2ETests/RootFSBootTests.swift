@@ -100,12 +100,8 @@ extension E2E {
             )
             print("E2E timing: rootfs boot \(label) (\(kernel.package)): QEMU \(r.summary), markers \(r.markerTimes)")
             let ctx = "\(r.summary)\n\(r.tail(60))"
-            let lines = r.log.split(separator: "\n").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\r")) }
-            // A marker may follow the firmware's escape sequences on the same line.
-            func line(_ prefix: String) -> String? {
-                for l in lines { if let r = l.range(of: prefix) { return String(l[r.upperBound...]) } }
-                return nil
-            }
+            let lines = r.lines
+            func line(_ prefix: String) -> String? { r.line(prefix) }
             #expect(r.contains("E2E-DONE"), "the start script did not finish: \(ctx)")
             // rcS ran first: proc and sys mounted, /dev left static (DEVTMPFS=no), /tmp a tmpfs.
             let mounts = line("E2E-RC-START ") ?? ""

@@ -307,3 +307,15 @@ private func liveChildrenSignalHandler(_ sig: Int32) {
         raise(sig)
     }
 }
+
+extension QEMUResult {
+    /// The log's lines, without the carriage returns of the serial console.
+    public var lines: [String] { log.split(separator: "\n").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\r")) } }
+
+    /// What follows `marker` on the first line that has it (anywhere on the line: a marker may
+    /// follow the firmware's escape sequences), or nil.
+    public func line(_ marker: String) -> String? {
+        for l in lines { if let r = l.range(of: marker) { return String(l[r.upperBound...]) } }
+        return nil
+    }
+}
