@@ -12,15 +12,19 @@ extension E2E {
     struct BoardBuildTests {
         static let checked = ["/dev/mtd0", "/dev/mtd3", "/etc/board-marker", "/var/board", "/etc/shadow", "/usr/bin/busybox", "/bin", "/tmp"]
 
-        @Test("OOB image written raw; env read by fw_printenv; UBIFS mounted with the manifest's metadata")
-        func nandsimBoard() throws {
+        /// Without bad blocks, and with block 76 (in the rootfs partition, under the UBI image) declared
+        /// bad both to `flashsmith build --bad-blocks` and to nandsim: the content goes on past it.
+        @Test("OOB image written raw; env read by fw_printenv; UBIFS mounted with the manifest's metadata", arguments: [Int?.none, 76])
+        func nandsimBoard(badBlock: Int?) throws {
             guard toolsAvailable("qemu-system-x86_64", "apt-get", "dpkg", "busybox", "nandwrite", "ubiattach", "fw_printenv", "mkfs.ubifs"), filesAvailable(flashsmithPath) else { return }
             let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
             let dir = try TempDir("flashsmith-e2e-board")
             let out = dir.file("out")
-            let b = try flashsmith("build", "\(repo)/layouts/nandsim", "-o", out)
+            let b = try flashsmith(["build", "\(repo)/layouts/nandsim", "-o", out] + (badBlock.map { ["--bad-blocks", String($0)] } ?? []))
             try #require(b.status == 0, "flashsmith build: \(b.err)")
             let params = try flashsmith("nand", "show", "\(repo)/layouts/nandsim", "--nandsim").out.trimmingCharacters(in: .whitespacesAndNewlines)
+                + (badBlock.map { " badblocks=\($0)" } ?? "")
+            if badBlock != nil { #expect(b.out.contains("(1 known bad)"), "the report counts the bad block in its partition: \(b.out)") }
             let show = try flashsmith("nand", "show", "\(repo)/layouts/nandsim", "--json")
             let board = try #require(try JSONSerialization.jsonObject(with: Data(show.stdout)) as? [String: Any])
             let parts = try #require(board["partitions"] as? [[String: Any]])
@@ -31,8 +35,16 @@ extension E2E {
             // Each partition's share of the OOB image: offsets in pages of 2048 + 64.
             var writes = ""
             for (i, p) in parts.enumerated() {
-                let off = (p["offset"] as? Int ?? 0) / 2048 * 2112, len = (p["size"] as? Int ?? 0) / 2048 * 2112
-                writes += "nandwrite -q --noecc --oob /dev/mtd\(i) --input-skip=\(off) --input-size=\(len) /dev/vda; step write-mtd\(i) $?\n"
+                let offset = p["offset"] as? Int ?? 0, size = p["size"] as? Int ?? 0
+                let first = offset / 131072, count = size / 131072
+                if let bad = badBlock, bad >= first, bad < first + count {
+                    // As a programmer writes it: block for block, the bad one left alone (nandwrite
+                    // would move the rest of the image past it instead). The UBI image's blocks and a few more.
+                    writes += "for k in $(seq 0 40); do [ $k = \(bad - first) ] && continue; "
+                        + "nandwrite -q --noecc --oob -s $((k * 131072)) /dev/mtd\(i) --input-skip=$(( (\(first) + k) * 64 * 2112 )) --input-size=$((64 * 2112)) /dev/vda || echo E2E-BLOCK-WRITE-FAILED $k; done\n"
+                } else {
+                    writes += "nandwrite -q --noecc --oob /dev/mtd\(i) --input-skip=\(offset / 2048 * 2112) --input-size=\(size / 2048 * 2112) /dev/vda; step write-mtd\(i) $?\n"
+                }
             }
             let script = """
                 #!/bin/sh
@@ -75,6 +87,7 @@ extension E2E {
             func line(_ p: String) -> String? { q.line(p) }
             let ctx = q.tail(50)
             for l in lines where l.contains("E2E-STEP") { #expect(l.hasSuffix("rc=0"), "\(l)\n\(ctx)") }
+            #expect(!q.log.contains("E2E-BLOCK-WRITE-FAILED"), "\(ctx)")
             #expect(line("E2E-ECC-FAILURES ")?.split(separator: " ").allSatisfy { $0 == "0" } == true, "\(ctx)")
             let bootargs = line("E2E-BOOTARGS ") ?? ""
             #expect(bootargs.contains("ubi.mtd=3 root=ubi0:rootfs rootfstype=ubifs") && bootargs.contains("mtdparts=nandsim:1m(u-boot),256k(env),8m(kernel),-(rootfs)"), "\(bootargs)")

@@ -19,11 +19,20 @@ struct BuildCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "The output folder.")
     var output: String
 
+    @Option(name: .long, help: "Known bad erase blocks (chip block numbers, comma-separated), added to the board's: content skips them, the OOB image marks them.")
+    var badBlocks: String?
+
     @OptionGroup var layers: RootFSLayerOptions
 
     func run() throws {
         let path = board.hasSuffix(".yaml") ? board : board + "/board.yaml"
-        let b = try BoardLayout.load(path)
+        var b = try BoardLayout.load(path)
+        for t in (badBlocks ?? "").split(separator: ",") {
+            guard let v = Int(String(t).trimmingSpaces()), v >= 0, v < b.flash.blocks else {
+                throw ValidationError("--bad-blocks: expected block numbers below \(b.flash.blocks), found '\(t)'")
+            }
+            b.badBlocks.insert(v)
+        }
         let tty = isatty(STDERR_FILENO) == 1
         let report = try BoardBuild.run(b, output: output, options: BoardBuild.Options(skeletonPaths: layers.skeletonPaths()) { step in
             if tty { printError("flashsmith build: \(step) …") }
