@@ -108,6 +108,20 @@ public enum NANDRawImage {
         public var bchStrength: Int? { self == .bch4 ? 4 : self == .bch8 ? 8 : nil }
     }
 
+    /// Whether every byte is 0xff (8 bytes at a time).
+    static func isErased(_ b: UnsafeRawBufferPointer) -> Bool {
+        var i = 0
+        while i + 8 <= b.count {
+            if b.loadUnaligned(fromByteOffset: i, as: UInt64.self) != UInt64.max { return false }
+            i += 8
+        }
+        while i < b.count {
+            if b[i] != 0xFF { return false }
+            i += 1
+        }
+        return true
+    }
+
     /// The ECC bytes of one page, in OOB order, and where they go.
     static func encoder(_ ecc: ECC, _ g: NANDGeometry) throws -> (positions: [Int], compute: (UnsafeRawBufferPointer, UnsafeMutableBufferPointer<UInt8>) -> Void)? {
         switch ecc {
@@ -194,7 +208,8 @@ public enum NANDRawImage {
                                 let src = UnsafeRawBufferPointer(rebasing: inp[(p * g.pageSize)..<((p + 1) * g.pageSize)])
                                 let dst = outb.baseAddress! + p * rawPage
                                 dst.copyMemory(from: src.baseAddress!, byteCount: g.pageSize)
-                                if let enc {
+                                // An erased (all 0xff) page has 0xff ECC in every scheme: nothing to compute.
+                                if let enc, !Self.isErased(src) {
                                     enc.compute(src, c)
                                     for (i, pos) in enc.positions.enumerated() { dst.storeBytes(of: c[i], toByteOffset: g.pageSize + pos, as: UInt8.self) }
                                 }

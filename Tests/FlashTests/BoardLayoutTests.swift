@@ -74,3 +74,22 @@ import TestSupport
         #expect(j.out.contains("\"mtdparts\": \"mtdparts=s5p-nand:"))
     }
 }
+
+/// The classic board builds (layout only: no content) and its report says what the layout is.
+@Suite struct ClassicBoardBuildTests {
+    @Test func s5pc100BuildsAndReports() throws {
+        guard filesAvailable(flashsmithPath) else { return }
+        let dir = try TempDir()
+        let r = try flashsmith("build", "\(BoardLayoutTests.repo)/layouts/s5pc100", "-o", dir.file("out"))
+        #expect(r.status == 0, "\(r.err)")
+        let report = try String(contentsOfFile: dir.file("out/report.txt"), encoding: .utf8)
+        #expect(report.hasPrefix("s5pc100: 256 MiB NAND, 2048-byte pages + 64 OOB, 128 KiB blocks (2048), ECC hamming\n"), "\(report)")
+        for l in ["mtd0 u-boot    0x0        0x40000    2     blocks  read-only", "mtd3 rootfs    0x580000   0xfa80000  2004  blocks", "UBI bad-block reserve: 40 PEBs"] {
+            #expect(report.contains(l), "\(l)\n\(report)")
+        }
+        #expect(try String(contentsOfFile: dir.file("out/mtdparts.txt"), encoding: .utf8) == "mtdparts=s5p-nand:256k(u-boot)ro,256k(env),5m(kernel),-(rootfs)\n")
+        // The chip, erased: main area all 0xff; with OOB, 2048 + 64 per page, ECC of erased pages 0xff too.
+        #expect(try FileManager.default.attributesOfItem(atPath: dir.file("out/s5pc100.img"))[.size] as? Int == 256 << 20)
+        #expect(try FileManager.default.attributesOfItem(atPath: dir.file("out/s5pc100.oob.img"))[.size] as? Int == (256 << 20) / 2048 * 2112)
+    }
+}
