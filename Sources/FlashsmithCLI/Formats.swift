@@ -14,4 +14,5 @@ let registeredFormats: [any InspectableFormat.Type] = [
     EnvFormat.self,
     RootFSArchiveFormat.self,
     UBIFormat.self,
+    NANDRawFormat.self,
 ]

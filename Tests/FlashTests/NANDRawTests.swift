@@ -43,4 +43,17 @@ import TestSupport
         #expect(throws: NANDGeometry.Failure.self) { _ = try NANDRawImage.write(input: input, geometry: g, ecc: .none, badBlocks: [0, 1], blocks: 4, to: dir.file("x.img")) }
         #expect(!FileManager.default.fileExists(atPath: dir.file("x.img")))
     }
+
+    @Test(arguments: ["hamming", "bch8"])
+    func inspectRecognisesRawImages(ecc: String) throws {
+        guard filesAvailable(flashsmithPath) else { return }
+        let dir = try TempDir()
+        _ = try dir.write("in.bin", (0..<(300_000)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) })
+        let r = try flashsmith("nand", "raw", dir.file("in.bin"), "-o", dir.file("raw.img"), "--page-size", "2048", "--oob-size", "64", "--erase-block", "128KiB", "--ecc", ecc, "--bad-blocks", "1", "--blocks", "4")
+        #expect(r.status == 0, "\(r.err)")
+        let i = try flashsmith("inspect", dir.file("raw.img"))
+        #expect(i.status == 0 && i.out.contains("raw NAND image with OOB") && i.out.contains("ECC:        \(ecc)") && i.out.contains("bad blocks: 1"), "\(i.out)\(i.err)")
+        // The main-area image alone is not claimed (nothing in it says NAND).
+        #expect(try flashsmith("inspect", dir.file("in.bin")).status == 65)
+    }
 }
