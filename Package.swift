@@ -32,8 +32,10 @@ let package = Package(
         .target(name: "FlashsmithCore", swiftSettings: strict),
         // libyaml wrapper: ordered YAML nodes for specs (no Foundation).
         .target(name: "YAML", dependencies: ["CYAML", "FlashsmithCore"], swiftSettings: strict),
+        // Flash: UBI images (writer as ubinize, reader for any), raw NAND images with OOB and ECC.
+        .target(name: "Flash", dependencies: ["FlashsmithCore"], swiftSettings: strict),
         // libmtd wrapper: MTD character devices (erase blocks, bad blocks, read/erase/write).
-        .target(name: "MTD", dependencies: ["CMTD", "FlashsmithCore"], swiftSettings: strict),
+        .target(name: "MTD", dependencies: ["CMTD", "FlashsmithCore", "Flash"], swiftSettings: strict),
         // U-Boot environment: blobs, text syntaxes, fw_env.config, stores (file, MTD), default env.
         .target(name: "UBootEnv", dependencies: ["FlashsmithCore", "MTD"], swiftSettings: strict),
 
@@ -48,8 +50,6 @@ let package = Package(
             dependencies: ["CLinux", "FlashsmithCore", "Archive", "YAML", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
-        // Flash: UBI images (writer as ubinize, reader for any), later NAND layouts, OOB and ECC.
-        .target(name: "Flash", dependencies: ["FlashsmithCore"], swiftSettings: strict),
         // Boards: one description of the flash (geometry, partitions) and everything derived from it.
         .target(name: "Board", dependencies: ["FlashsmithCore", "Flash", "YAML", "RootFS", "UBootEnv", "BootImage"], swiftSettings: strict),
         // Process migration: kernel configuration checks (criu, ubifs, nfsroot, devtmpfs).

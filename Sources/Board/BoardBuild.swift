@@ -40,14 +40,18 @@ public enum BoardBuild {
 
     static func path(_ b: BoardLayout, _ p: String) -> String { p.hasPrefix("/") ? p : "\(b.folder)/\(p)" }
 
-    public static func run(_ b: BoardLayout, output out: String, options o: Options) throws -> String {
-        mkdir(out, 0o755)
-        guard FileIO.kind(of: out) == .directory else { throw Failure(message: "\(out): cannot create the output folder") }
+    /// Everything is written into a fresh folder beside `destination`, which replaces it only when
+    /// the whole build has succeeded: a failure part-way leaves the old outputs as they were.
+    public static func run(_ b: BoardLayout, output destination: String, options o: Options) throws -> String {
+        let staging = try AtomicFolder(destination: destination)
+        chmod(staging.path, 0o755)
+        let out = staging.path
         let ubiGeometry = try UBIGeometry(pebSize: b.flash.eraseBlockSize, minIOSize: b.flash.pageSize, subpageSize: b.flash.subpageSize)
         let rootfsIndex = b.partitions.firstIndex { if case .ubi = $0.content { return true } else { return false } }
         var built: [Built] = []
         var ubiNotes: [String] = []
         var fwEnv: [String] = []
+        var envNotes: [String] = []
         for (i, p) in b.partitions.enumerated() {
             let image = "\(out)/\(p.name).img"
             switch p.content {
@@ -65,6 +69,9 @@ public enum BoardBuild {
                 guard p.blocks >= copies else { throw Failure(message: "\(b.source):\(p.line): partition '\(p.name)': \(copies) env copies need \(copies) erase blocks, the partition has \(p.blocks)") }
                 var vars = try EnvText.parseEquals(try FileIO.readAll(path(b, text)), source: path(b, text))
                 let derived = derivedEnvironment(b, rootfsIndex: rootfsIndex)
+                // Derived from the layout, never typed twice: the file's own values for these give way (and are named).
+                let overridden = vars.filter { v in derived.contains { $0.name == v.name } }.map { String(decoding: $0.name, as: UTF8.self) }
+                if !overridden.isEmpty { envNotes.append("\(p.name): \(overridden.joined(separator: ", ")) in \(text) replaced by the values derived from the layout") }
                 vars.removeAll { v in derived.contains { $0.name == v.name } }
                 vars += derived
                 let env = EnvImage(variables: vars, size: size, redundant: redundant)
@@ -88,9 +95,8 @@ public enum BoardBuild {
                 o.progress("UBI image for \(p.name) (\(volumes.count) volume(s))")
                 var vols: [UBIVolume] = []
                 let work = "\(out)/.\(p.name).work"
-                DirectoryOutput.removeTree(work)
                 mkdir(work, 0o755)
-                defer { DirectoryOutput.removeTree(work) }
+                defer { AtomicFolder.removeTree(work) }
                 let reserve = b.badBlockReserve()
                 let available = p.blocks - UBIMedia.layoutVolumeEBs - 2 - reserve
                 for (k, v) in volumes.enumerated() {
@@ -140,8 +146,9 @@ public enum BoardBuild {
             let bad = (x.partition.offset / b.flash.eraseBlockSize..<(x.partition.offset / b.flash.eraseBlockSize + x.partition.blocks)).filter { b.badBlocks.contains($0) }.count
             report += "  \(x.partition.name): \(x.note), \(x.bytes) bytes in \(blocks) block(s), \(x.partition.size - blocks * b.flash.eraseBlockSize) bytes free; survives \(x.partition.blocks - blocks - bad) more bad block(s)\(bad > 0 ? " (\(bad) known bad)" : "")\n"
         }
-        for n in ubiNotes { report += "  \(n)\n" }
+        for n in ubiNotes + envNotes { report += "  \(n)\n" }
         try AtomicFile.write(Array(report.utf8), to: "\(out)/report.txt")
+        try staging.commit()
         return report
     }
 
@@ -175,7 +182,7 @@ public enum BoardBuild {
         s += "# Each partition: tftpboot, nand erase.part, nand write (U-Boot skips bad blocks within the partition).\n"
         s += "setenv mtdids nand0=\(b.flash.mtdID)\nsetenv mtdparts \(b.mtdparts)\n"
         for x in built {
-            let file = (x.image.split(separator: "/").last).map(String.init) ?? x.image
+            let file = Manifest.nameOf(x.image)
             s += "echo flashing \(x.partition.name) (\(x.bytes) bytes, \(hex(x.partition.size)) partition)\n"
             s += "tftpboot ${loadaddr} \(file) || exit\n"
             s += "nand erase.part \(x.partition.name) || exit\n"

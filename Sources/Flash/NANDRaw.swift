@@ -157,6 +157,7 @@ public enum NANDRawImage {
         markBad: Set<Int> = []
     ) throws -> Report {
         let size = try FileIO.size(of: input)
+        guard size > 0 else { throw NANDGeometry.Failure(message: "\(input): expected data to lay out, found an empty file") }
         let enc = try encoder(ecc, g)
         let dataBlocks = (size + g.eraseBlockSize - 1) / g.eraseBlockSize
         var needed = dataBlocks

@@ -60,6 +60,23 @@ public enum UBIMedia {
         public var imageSeq: UInt32
         public var version: UInt8 = UBIMedia.version
 
+        public init(ec: UInt64, vidHeaderOffset: UInt32, dataOffset: UInt32, imageSeq: UInt32, version: UInt8 = UBIMedia.version) {
+            self.ec = ec
+            self.vidHeaderOffset = vidHeaderOffset
+            self.dataOffset = dataOffset
+            self.imageSeq = imageSeq
+            self.version = version
+        }
+
+        /// The header in the first 64 bytes of `b`, when its magic and CRC are right.
+        public static func decode(_ b: some RandomAccessCollection<UInt8>) -> ECHeader? {
+            guard b.count >= headerSize, headerProblem(b, magic: ecMagic, name: "EC") == nil else { return nil }
+            return ECHeader(
+                ec: get(b, UInt64.self, at: ecCount), vidHeaderOffset: get(b, UInt32.self, at: ecVIDOffset),
+                dataOffset: get(b, UInt32.self, at: ecDataOffset), imageSeq: get(b, UInt32.self, at: ecImageSeq), version: b[b.index(b.startIndex, offsetBy: ecVersion)]
+            )
+        }
+
         public func encode() -> [UInt8] {
             var b = [UInt8](repeating: 0, count: headerSize)
             put(&b, ecMagic, at: 0)
@@ -129,6 +146,17 @@ public enum UBIMedia {
             put(&b, crc(b[0..<vtblRecordCRCSize]), at: vtCRC)
             return b
         }
+    }
+
+    /// What is wrong with a 64-byte header (magic, then CRC), or nil.
+    public static func headerProblem(_ h: some RandomAccessCollection<UInt8>, magic: UInt32, name: String) -> String? {
+        let found = get(h, UInt32.self, at: 0)
+        guard found == magic else {
+            return "expected \(name) header magic \(magic == ecMagic ? "UBI#" : "UBI!"), found \(hex(found))"
+        }
+        let start = h.startIndex
+        guard get(h, UInt32.self, at: hdrCRC) == crc(h[start..<h.index(start, offsetBy: headerCRCSize)]) else { return "\(name) header CRC mismatch" }
+        return nil
     }
 
     static func put<T: FixedWidthInteger>(_ b: inout [UInt8], _ v: T, at o: Int) {

@@ -34,10 +34,7 @@ public struct UBIImageInfo: Sendable {
         public init(message: String) { self.message = message }
     }
 
-    public static func looksLikeUBI(_ prefix: [UInt8]) -> Bool {
-        prefix.count >= 64 && UBIMedia.get(prefix, UInt32.self, at: 0) == UBIMedia.ecMagic
-            && UBIMedia.get(prefix, UInt32.self, at: UBIMedia.hdrCRC) == UBIMedia.crc(prefix[0..<UBIMedia.headerCRCSize])
-    }
+    public static func looksLikeUBI(_ prefix: [UInt8]) -> Bool { UBIMedia.ECHeader.decode(prefix) != nil }
 
     /// The PEB size: the smallest power of two (4 KiB … 2 MiB) at which another valid EC header sits.
     static func findPEBSize(_ path: String, fileSize: Int) throws -> Int {
@@ -86,12 +83,8 @@ public struct UBIImageInfo: Sendable {
                 info.freePEBs += 1
                 continue
             }
-            guard UBIMedia.get(ec, UInt32.self, at: 0) == UBIMedia.ecMagic else {
-                info.problems.append("PEB \(n): expected EC header magic UBI#, found \(hexString(ec.prefix(4)))")
-                continue
-            }
-            guard UBIMedia.get(ec, UInt32.self, at: UBIMedia.hdrCRC) == UBIMedia.crc(ec.prefix(UBIMedia.headerCRCSize)) else {
-                info.problems.append("PEB \(n): EC header CRC mismatch")
+            if let p = UBIMedia.headerProblem(ec, magic: UBIMedia.ecMagic, name: "EC") {
+                info.problems.append("PEB \(n): \(p)")
                 continue
             }
             let count = UBIMedia.get(ec, UInt64.self, at: UBIMedia.ecCount)
@@ -102,12 +95,8 @@ public struct UBIImageInfo: Sendable {
                 info.freePEBs += 1
                 continue
             }
-            guard UBIMedia.get(vid, UInt32.self, at: 0) == UBIMedia.vidMagic else {
-                info.problems.append("PEB \(n): expected VID header magic UBI! at \(hex(vidOff)), found \(hexString(vid.prefix(4)))")
-                continue
-            }
-            guard UBIMedia.get(vid, UInt32.self, at: UBIMedia.hdrCRC) == UBIMedia.crc(vid.prefix(UBIMedia.headerCRCSize)) else {
-                info.problems.append("PEB \(n): VID header CRC mismatch")
+            if let p = UBIMedia.headerProblem(vid, magic: UBIMedia.vidMagic, name: "VID") {
+                info.problems.append("PEB \(n): \(p) (at \(hex(vidOff)))")
                 continue
             }
             let volID = UBIMedia.get(vid, UInt32.self, at: UBIMedia.vidVolID)

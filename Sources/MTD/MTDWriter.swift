@@ -1,3 +1,4 @@
+import Flash
 import FlashsmithCore
 #if canImport(Glibc)
 import Glibc
@@ -64,7 +65,7 @@ public enum MTDWriter {
     /// `flash ubiformat`: a UBI image written as ubiformat writes it: every good PEB's erase counter
     /// kept and incremented (the mean for PEBs without a valid EC header), the image's PEBs written
     /// without their trailing 0xff pages, the PEBs past the image formatted (EC header only).
-    public static func ubiformat(_ dev: MTDDevice, image: String, headerSize: Int = 64, progress: (Int, Int) -> Void = { _, _ in }) throws -> Report {
+    public static func ubiformat(_ dev: MTDDevice, image: String, progress: (Int, Int) -> Void = { _, _ in }) throws -> Report {
         let size = try FileIO.size(of: image)
         guard size % dev.eraseBlockSize == 0 else {
             throw MTDError(device: dev.path, operation: "ubiformat", block: nil, reason: "\(image) is \(size) bytes, not a whole number of \(dev.eraseBlockSize)-byte PEBs", category: .data)
@@ -74,40 +75,35 @@ public enum MTDWriter {
         guard good.count >= pebs else {
             throw MTDError(device: dev.path, operation: "ubiformat", block: nil, reason: "\(image) has \(pebs) PEBs, the device has \(good.count) good ones (bad: \(bad.map(String.init).joined(separator: ",")))", category: .data)
         }
+        let headerSize = UBIMedia.headerSize
         let first = try FileIO.read(image, offset: 0, count: headerSize)
-        guard first.count == headerSize, be32(first, 0) == 0x5542_4923 else {
+        guard let template = UBIMedia.ECHeader.decode(first) else {
             throw MTDError(device: dev.path, operation: "ubiformat", block: nil, reason: "\(image): expected a UBI image (EC header UBI# at 0)", category: .data)
         }
         // Erase counters on the device now.
         var counters: [Int: UInt64] = [:]
         for b in good {
-            let h = try dev.read(block: b, count: headerSize)
-            if be32(h, 0) == 0x5542_4923, be32(h, 60) == CRC32.raw(h[0..<60], seed: 0xFFFF_FFFF) {
-                var ec: UInt64 = 0
-                for i in 8..<16 { ec = ec << 8 | UInt64(h[i]) }
-                counters[b] = ec
-            }
+            if let h = UBIMedia.ECHeader.decode(try dev.read(block: b, count: headerSize)) { counters[b] = h.ec }
         }
         let mean = counters.isEmpty ? 0 : counters.values.reduce(0, +) / UInt64(counters.count)
-        func header(_ template: [UInt8], ec: UInt64) -> [UInt8] {
-            var h = Array(template.prefix(headerSize))
-            for i in 0..<8 { h[8 + i] = UInt8(truncatingIfNeeded: ec >> (8 * (7 - UInt64(i)))) }
-            let crc = CRC32.raw(h[0..<60], seed: 0xFFFF_FFFF)
-            for i in 0..<4 { h[60 + i] = UInt8(truncatingIfNeeded: crc >> (8 * (3 - UInt32(i)))) }
-            return h
+        // The image's EC header (offsets, image sequence, version) with this PEB's erase counter.
+        func header(ec: UInt64) -> [UInt8] {
+            var h = template
+            h.ec = ec
+            return h.encode()
         }
         for (k, b) in good.enumerated() {
             let ec = (counters[b] ?? mean) + 1
             try dev.erase(b)
             if k < pebs {
                 var data = try FileIO.read(image, offset: k * dev.eraseBlockSize, count: dev.eraseBlockSize)
-                data.replaceSubrange(0..<headerSize, with: header(data, ec: ec))
+                data.replaceSubrange(0..<headerSize, with: header(ec: ec))
                 // Not the trailing all-0xff pages: they stay erased, as UBI expects.
                 var end = data.count
                 while end >= dev.minIOSize, data[(end - dev.minIOSize)..<end].allSatisfy({ $0 == 0xFF }) { end -= dev.minIOSize }
                 if end > 0 { try dev.write(block: b, Array(data[0..<end])) }
             } else {
-                var h = header(first, ec: ec)
+                var h = header(ec: ec)
                 h += [UInt8](repeating: 0xFF, count: max(0, dev.minIOSize - h.count))
                 try dev.write(block: b, Array(h.prefix(max(dev.minIOSize, headerSize))))
             }
@@ -115,8 +111,6 @@ public enum MTDWriter {
         }
         return Report(blocksWritten: pebs, skippedBad: bad, erasedOnly: good.count - pebs, meanEraseCounter: mean)
     }
-
-    static func be32(_ b: [UInt8], _ o: Int) -> UInt32 { UInt32(b[o]) << 24 | UInt32(b[o + 1]) << 16 | UInt32(b[o + 2]) << 8 | UInt32(b[o + 3]) }
 
     /// `flash read`: the whole device (bad blocks as 0xff), with `oob` each page followed by its OOB.
     public static func read(_ dev: MTDDevice, to path: String, oob: Bool) throws -> Report {

@@ -93,3 +93,42 @@ import TestSupport
         #expect(try FileManager.default.attributesOfItem(atPath: dir.file("out/s5pc100.oob.img"))[.size] as? Int == (256 << 20) / 2048 * 2112)
     }
 }
+
+/// `flashsmith build` replaces its output folder only when everything succeeded; values the
+/// layout derives are never taken from the env file (and the report says which were replaced).
+@Suite struct BoardBuildFailureTests {
+    @Test func aFailedBuildLeavesTheOldOutputs() throws {
+        guard filesAvailable(flashsmithPath) else { return }
+        let dir = try TempDir()
+        _ = try dir.write("kernel.bin", [UInt8](repeating: 7, count: 100_000))
+        _ = try dir.write("env.txt", "bootargs=typed-by-hand\nbaudrate=115200\n")
+        let board = try dir.write(
+            "board.yaml",
+            """
+            name: tiny
+            flash: {page: 2KiB, oob: 64, erase-block: 128KiB, chip: 4MiB}
+            partitions:
+              - {name: env, size: 128KiB, content: {env: env.txt}}
+              - name: kernel
+                size: 256KiB
+                content: {file: kernel.bin}
+              - {name: data, size: rest}
+
+            """
+        )
+        let ok = try flashsmith("build", board, "-o", dir.file("out"))
+        #expect(ok.status == 0, "\(ok.err)")
+        #expect(ok.out.contains("env: bootargs in env.txt replaced by the values derived from the layout"), "\(ok.out)")
+        let env = try String(contentsOfFile: dir.file("out/uboot-env.txt"), encoding: .utf8)
+        #expect(env.contains("baudrate=115200") && env.contains("bootargs=mtdparts=nand0:128k(env),256k(kernel),-(data)") && !env.contains("typed-by-hand"), "\(env)")
+        let before = try readBytes(dir.file("out/report.txt"))
+        // Now the kernel no longer fits its partition: an error naming the partition and the numbers, OUT untouched.
+        _ = try dir.write("kernel.bin", [UInt8](repeating: 7, count: 300_000))
+        let bad = try flashsmith("build", board, "-o", dir.file("out"))
+        #expect(bad.status == 65 && bad.err.contains("partition 'kernel': content is 300000 bytes (0x493e0), the partition holds 262144 (2 blocks)"), "\(bad.err)")
+        #expect(try readBytes(dir.file("out/report.txt")) == before)
+        #expect(try readBytes(dir.file("out/kernel.img")).count == 100_000)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(".out.") }
+        #expect(leftovers.isEmpty, "\(leftovers)")
+    }
+}

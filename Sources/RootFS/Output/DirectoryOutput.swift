@@ -34,20 +34,9 @@ public enum DirectoryOutput {
     /// another way, such as mkfs.ubifs from a device table).
     public static func write(_ m: Manifest, to dir: String, deviceNodes: Bool = true) throws -> Report {
         let plan = try OutputPlan(m)
-        let destination = dir.count > 1 && dir.hasSuffix("/") ? String(dir.dropLast()) : dir
-        switch FileIO.kind(of: destination) {
-        case .missing, .directory: break
-        default: throw Failure(path: destination, message: "expected a folder (or nothing) to replace, found a file", category: .cannotCreate)
-        }
-        let parent = destination.lastIndex(of: "/").map { String(destination[..<$0]) } ?? "."
-        let base = destination.lastIndex(of: "/").map { String(destination[destination.index(after: $0)...]) } ?? destination
-        var template = Array("\(parent.isEmpty ? "/" : parent)/.\(base).flashsmith-XXXXXX".utf8CString)
-        guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
-            throw Failure(path: destination, message: "cannot create a temporary folder beside it: \(FileIO.errnoText())", category: .cannotCreate)
-        }
-        let temp = String(cString: template.map { UInt8(bitPattern: $0) })
-        var committed = false
-        defer { if !committed { removeTree(temp) } }
+        let folder = try AtomicFolder(destination: dir)
+        let destination = folder.destination
+        let temp = folder.path
 
         let isRoot = geteuid() == 0
         var report = Report()
@@ -181,22 +170,7 @@ public enum DirectoryOutput {
             let end = lseek(mtreeFile.descriptor, 0, SEEK_END)
             try Array(comments.utf8).withUnsafeBytes { try FileIO.writeAll(mtreeFile.descriptor, $0, path: destination + ".mtree", offset: Int(end)) }
         }
-        // Swap the finished tree in.
-        if FileIO.kind(of: destination) == .directory {
-            var old = Array("\(parent.isEmpty ? "/" : parent)/.\(base).old-XXXXXX".utf8CString)
-            guard old.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else { throw Failure(path: destination, message: "cannot create a folder beside it: \(FileIO.errnoText())", category: .cannotCreate) }
-            let oldPath = String(cString: old.map { UInt8(bitPattern: $0) })
-            guard rename(destination, oldPath) == 0 else { throw Failure(path: destination, message: "cannot move the old tree aside: \(FileIO.errnoText())", category: .cannotCreate) }
-            guard rename(temp, destination) == 0 else {
-                let reason = FileIO.errnoText()
-                rename(oldPath, destination)
-                throw Failure(path: destination, message: "cannot move the new tree in place: \(reason)", category: .cannotCreate)
-            }
-            removeTree(oldPath)
-        } else {
-            guard rename(temp, destination) == 0 else { throw Failure(path: destination, message: "cannot move the new tree in place: \(FileIO.errnoText())", category: .cannotCreate) }
-        }
-        committed = true
+        try folder.commit()
         try mtreeFile.commit()
         report.mtree = destination + ".mtree"
         if !report.notApplied.isEmpty {
@@ -218,37 +192,6 @@ public enum DirectoryOutput {
         return fd
     }
 
-    /// Removes a tree without following symlinks (used on our own temporary and replaced trees).
-    public static func removeTree(_ path: String) {
-        let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else {
-            unlink(path)
-            return
-        }
-        removeContents(fd)
-        close(fd)
-        rmdir(path)
-    }
-
-    static func removeContents(_ fd: Int32) {
-        let dup = dup(fd)
-        guard dup >= 0, let d = fdopendir(dup) else { return }
-        defer { closedir(d) }
-        var names: [String] = []
-        while let e = readdir(d) {
-            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        for n in names {
-            let sub = openat(fd, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-            if sub >= 0 {
-                fchmod(sub, 0o700)
-                removeContents(sub)
-                close(sub)
-                unlinkat(fd, n, AT_REMOVEDIR)
-            } else {
-                unlinkat(fd, n, 0)
-            }
-        }
-    }
+    /// Removes a tree without following symlinks.
+    public static func removeTree(_ path: String) { AtomicFolder.removeTree(path) }
 }
