@@ -72,7 +72,9 @@ public struct BoardLayout: Sendable {
     /// The board's folder: content paths are relative to it.
     public var folder: String { source.lastIndex(of: "/").map { String(source[..<$0]) } ?? "." }
 
-    public static func load(_ path: String) throws -> BoardLayout {
+    /// `path`: a board.yaml, or the board's folder (layouts/NAME).
+    public static func load(_ given: String) throws -> BoardLayout {
+        let path = FileIO.kind(of: given) == .directory ? (given.hasSuffix("/") ? given : given + "/") + "board.yaml" : given
         let text = String(decoding: try FileIO.readAll(path), as: UTF8.self)
         guard let root = try YAML.parse(text, source: path), root.mapping != nil else { throw Failure(message: "\(path): expected a board description (a mapping), found nothing") }
         func fail(_ n: YAMLNode, _ what: String) -> Failure { Failure(message: "\(path):\(n.line): \(what)") }

@@ -72,3 +72,16 @@ struct EnvLayoutOptions: ParsableArguments {
         return try EnvBlob.read(file: file, hints: hints())
     }
 }
+
+/// Erase-block numbers given as `3,7,12` (`--bad-blocks`).
+struct BlockList: ExpressibleByArgument {
+    var blocks: Set<Int>
+    init?(argument: String) {
+        var out = Set<Int>()
+        for t in argument.split(separator: ",") {
+            guard let v = Int(String(t).trimmingSpaces()), v >= 0 else { return nil }
+            out.insert(v)
+        }
+        blocks = out
+    }
+}

@@ -20,17 +20,14 @@ struct BuildCommand: ParsableCommand {
     var output: String
 
     @Option(name: .long, help: "Known bad erase blocks (chip block numbers, comma-separated), added to the board's: content skips them, the OOB image marks them.")
-    var badBlocks: String?
+    var badBlocks: BlockList?
 
     @OptionGroup var layers: RootFSLayerOptions
 
     func run() throws {
-        let path = board.hasSuffix(".yaml") ? board : board + "/board.yaml"
-        var b = try BoardLayout.load(path)
-        for t in (badBlocks ?? "").split(separator: ",") {
-            guard let v = Int(String(t).trimmingSpaces()), v >= 0, v < b.flash.blocks else {
-                throw ValidationError("--bad-blocks: expected block numbers below \(b.flash.blocks), found '\(t)'")
-            }
+        var b = try BoardLayout.load(board)
+        for v in badBlocks?.blocks ?? [] {
+            guard v < b.flash.blocks else { throw ValidationError("--bad-blocks: block \(v) is past the chip's \(b.flash.blocks) blocks") }
             b.badBlocks.insert(v)
         }
         let tty = isatty(STDERR_FILENO) == 1

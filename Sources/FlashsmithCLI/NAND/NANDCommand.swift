@@ -44,7 +44,7 @@ struct NANDCommand: ParsableCommand {
         var ecc: NANDRawImage.ECC = .hamming
 
         @Option(name: .long, help: "Bad erase blocks (numbers, comma-separated), skipped and marked.")
-        var badBlocks: String?
+        var badBlocks: BlockList?
 
         @Option(name: .long, help: "Blocks in the image (default: as many as the data needs).")
         var blocks: Int?
@@ -53,11 +53,7 @@ struct NANDCommand: ParsableCommand {
 
         func run() throws {
             let g = try NANDGeometry(pageSize: pageSize.bytes, oobSize: oobSize.bytes, eraseBlockSize: eraseBlock.bytes)
-            var bad = Set<Int>()
-            for t in (badBlocks ?? "").split(separator: ",") {
-                guard let v = Int(String(t).trimmingSpaces()), v >= 0 else { throw ValidationError("--bad-blocks: expected block numbers, found '\(t)'") }
-                bad.insert(v)
-            }
+            let bad = badBlocks?.blocks ?? []
             let r = try NANDRawImage.write(input: input, geometry: g, ecc: ecc, badBlocks: bad, blocks: blocks, to: output)
             if json.json {
                 try FlashsmithCLI.output(JSON.object([("output", .string(output)), ("pages", .int(r.pages)), ("blocks", .int(r.blocks)), ("badBlocks", .array(r.badBlocks.map { .int($0) }))]).encoded() + "\n")

@@ -29,8 +29,7 @@ extension NANDCommand {
         @OptionGroup var json: JSONOption
 
         func run() throws {
-            let path = board.hasSuffix(".yaml") ? board : board + "/board.yaml"
-            let b = try BoardLayout.load(path)
+                let b = try BoardLayout.load(board)
             if let svg { try AtomicFile.write(Array(BoardSVG.draw(b).utf8), to: svg) }
             if mtdparts { return try output(b.mtdparts + "\n") }
             if dts { return try output(b.deviceTreeFragment) }
