@@ -51,7 +51,7 @@ let package = Package(
             swiftSettings: strict
         ),
         // Boards: one description of the flash (geometry, partitions) and everything derived from it.
-        .target(name: "Board", dependencies: ["FlashsmithCore", "Flash", "YAML", "RootFS", "UBootEnv", "BootImage"], swiftSettings: strict),
+        .target(name: "Board", dependencies: ["FlashsmithCore", "Flash", "YAML", "Archive", "RootFS", "UBootEnv", "DeviceTree", "BootImage"], swiftSettings: strict),
         // Process migration: kernel configuration checks (criu, ubifs, nfsroot, devtmpfs).
         .target(name: "Migration", dependencies: ["FlashsmithCore", "Archive"], swiftSettings: strict),
         // Boot images: legacy uImage and FIT.

@@ -19,7 +19,9 @@ PACKAGES=(
   # CRIU, bundled into the migration images (from the host for amd64; arm64 comes from packages)
   criu
   # benchmarks
-  hyperfine time rhash fakeroot
+  hyperfine time rhash fakeroot genimage
+  # process tools the tests use (pgrep)
+  procps
 )
 
 if [ "${1:-}" = "--if-missing" ]; then

@@ -46,16 +46,51 @@ public enum BoardBuild {
         let staging = try AtomicFolder(destination: destination)
         chmod(staging.path, 0o755)
         let out = staging.path
-        let ubiGeometry = try UBIGeometry(pebSize: b.flash.eraseBlockSize, minIOSize: b.flash.pageSize, subpageSize: b.flash.subpageSize)
         let rootfsIndex = b.partitions.firstIndex { if case .ubi = $0.content { return true } else { return false } }
         var built: [Built] = []
         var ubiNotes: [String] = []
         var fwEnv: [String] = []
         var envNotes: [String] = []
+        var bootNotes: [String] = []
+        // The board's root filesystem as an initramfs (its own output, and a FIT's ramdisk).
+        if b.rootfs != nil { o.progress("root filesystem (cpio.gz)") }
+        let initramfs = try BoardBootImages.initramfs(b, out: out, skeletonPaths: o.skeletonPaths)
+        if let r = initramfs { bootNotes.append("rootfs.cpio.gz: \(r.entries) entries, \(try FileIO.size(of: r.path)) bytes, from \(Manifest.nameOf(b.rootfs ?? ""))") }
+        let work = "\(out)/.work"
+        mkdir(work, 0o755)
+        // Boot images first: the env's bootcmd depends on what they hold.
+        var boot: BootPlan?
+        var bootImages: [Int: (note: String, bytes: Int)] = [:]
+        for (i, p) in b.partitions.enumerated() {
+            let image = "\(out)/\(p.name).img"
+            switch p.content {
+            case let .fit(c):
+                o.progress("FIT for \(p.name)")
+                let r = try BoardBootImages.fit(b, p, c, initramfs: initramfs?.path, work: work, image: image)
+                let bytes = try FileIO.size(of: image)
+                try check(b, p, bytes: bytes)
+                bootImages[i] = (r.note, bytes)
+                if boot == nil { boot = BootPlan(index: i, isFIT: true, hasRamdisk: r.hasRamdisk, hasFDT: r.hasFDT) }
+            case let .uimage(c):
+                o.progress("uImage for \(p.name)")
+                let note = try BoardBootImages.uimage(b, p, c, work: work, image: image)
+                let bytes = try FileIO.size(of: image)
+                try check(b, p, bytes: bytes)
+                bootImages[i] = (note, bytes)
+                if boot == nil { boot = BootPlan(index: i, isFIT: false, hasRamdisk: false, hasFDT: !b.deviceTrees.isEmpty) }
+            default: continue
+            }
+        }
+        if boot == nil, let k = b.partitions.firstIndex(where: { $0.name == "kernel" }) {
+            boot = BootPlan(index: k, isFIT: false, hasRamdisk: false, hasFDT: true)
+        }
         for (i, p) in b.partitions.enumerated() {
             let image = "\(out)/\(p.name).img"
             switch p.content {
             case .none: continue
+            case .fit, .uimage:
+                let r = bootImages[i]!
+                built.append(Built(partition: p, index: i, image: image, bytes: r.bytes, note: r.note, isUBI: false))
             case let .file(f):
                 let src = path(b, f)
                 let size = try FileIO.size(of: src)
@@ -68,7 +103,7 @@ public enum BoardBuild {
                 let copies = redundant ? 2 : 1
                 guard p.blocks >= copies else { throw Failure(message: "\(b.source):\(p.line): partition '\(p.name)': \(copies) env copies need \(copies) erase blocks, the partition has \(p.blocks)") }
                 var vars = try EnvText.parseEquals(try FileIO.readAll(path(b, text)), source: path(b, text))
-                let derived = derivedEnvironment(b, rootfsIndex: rootfsIndex)
+                let derived = derivedEnvironment(b, rootfsIndex: rootfsIndex, boot: boot)
                 // Derived from the layout, never typed twice: the file's own values for these give way (and are named).
                 let overridden = vars.filter { v in derived.contains { $0.name == v.name } }.map { String(decoding: $0.name, as: UTF8.self) }
                 if !overridden.isEmpty { envNotes.append("\(p.name): \(overridden.joined(separator: ", ")) in \(text) replaced by the values derived from the layout") }
@@ -88,15 +123,13 @@ public enum BoardBuild {
                 try AtomicFile.write(blob, to: image)
                 try AtomicFile.write(try EnvText.writeEquals(vars), to: "\(out)/uboot-env.txt")
                 for c in 0..<copies {
-                    fwEnv.append("/dev/mtd\(i)\t\(hex(c * per * b.flash.eraseBlockSize))\t\(hex(size))\t\(hex(b.flash.eraseBlockSize))\t\(per)")
+                    fwEnv.append("/dev/mtd\(i)\t\(hex(c * per * b.flash.eraseBlockSize))\t\(hex(size))\t\(hex(b.flash.eraseBlockSize))" + (b.flash.kind == .nand ? "\t\(per)" : ""))
                 }
                 built.append(Built(partition: p, index: i, image: image, bytes: blob.count, note: "environment, \(copies) cop\(copies == 1 ? "y" : "ies") of \(hex(size)), \(vars.count) variables", isUBI: false))
             case let .ubi(volumes):
                 o.progress("UBI image for \(p.name) (\(volumes.count) volume(s))")
+                let ubiGeometry = try UBIGeometry(pebSize: b.flash.eraseBlockSize, minIOSize: b.flash.pageSize, subpageSize: b.flash.subpageSize)
                 var vols: [UBIVolume] = []
-                let work = "\(out)/.\(p.name).work"
-                mkdir(work, 0o755)
-                defer { AtomicFolder.removeTree(work) }
                 let reserve = b.badBlockReserve()
                 let available = p.blocks - UBIMedia.layoutVolumeEBs - 2 - reserve
                 for (k, v) in volumes.enumerated() {
@@ -106,7 +139,7 @@ public enum BoardBuild {
                     case let .file(f): file = path(b, f)
                     case let .ubifs(spec):
                         o.progress("UBIFS from \(spec)")
-                        file = try makeUBIFS(spec: path(b, spec), work: work, name: v.name, geometry: ubiGeometry, maxLEBs: available, options: o)
+                        file = try makeUBIFS(b, spec: path(b, spec), work: work, name: v.name, geometry: ubiGeometry, maxLEBs: available, options: o)
                     }
                     let fileSize = try file.map { try FileIO.size(of: $0) }
                     let size = v.size ?? fileSize ?? 0
@@ -128,9 +161,14 @@ public enum BoardBuild {
         o.progress("full image (\(b.flash.chipSize >> 20) MiB)")
         let full = "\(out)/\(b.name).img"
         try writeFull(b, built: built, to: full)
-        o.progress("OOB image (ECC \(b.flash.ecc.rawValue))")
-        let g = try NANDGeometry(pageSize: b.flash.pageSize, oobSize: b.flash.oobSize, eraseBlockSize: b.flash.eraseBlockSize)
-        _ = try NANDRawImage.write(input: full, geometry: g, ecc: b.flash.ecc, badBlocks: [], blocks: b.flash.blocks, to: "\(out)/\(b.name).oob.img", markBad: b.badBlocks)
+        if b.flash.kind == .nand {
+            o.progress("OOB image (ECC \(b.flash.ecc.rawValue))")
+            let g = try NANDGeometry(pageSize: b.flash.pageSize, oobSize: b.flash.oobSize, eraseBlockSize: b.flash.eraseBlockSize)
+            _ = try NANDRawImage.write(input: full, geometry: g, ecc: b.flash.ecc, badBlocks: [], blocks: b.flash.blocks, to: "\(out)/\(b.name).oob.img", markBad: b.badBlocks)
+        }
+        if let q = b.qemu {
+            try AtomicFile.write(Array(qemuArguments(b, q).joined(separator: "\n").utf8) + [0x0A], to: "\(out)/qemu.args")
+        }
         try AtomicFile.write(Array((b.mtdparts + "\n").utf8), to: "\(out)/mtdparts.txt")
         try AtomicFile.write(Array(b.deviceTreeFragment.utf8), to: "\(out)/partitions.dtsi")
         if !fwEnv.isEmpty {
@@ -138,16 +176,19 @@ public enum BoardBuild {
         }
         let script = flashScript(b, built: built)
         try AtomicFile.write(Array(script.utf8), to: "\(out)/flash.cmd")
-        let params = UImage.Parameters(arch: 2, os: 5, type: UImageTables.scriptType, comp: 0, load: 0, entry: 0, name: Array("flash \(b.name)".utf8.prefix(32)), time: UImage.creationTime())
+        let params = UImage.Parameters(arch: 2, os: 5, type: UImageTables.scriptType, comp: 0, load: 0, entry: 0, name: Array("flash \(b.name)".utf8.prefix(32)), time: BoardBootImages.epoch)
         try UImage.create(params, files: ["\(out)/flash.cmd"], output: "\(out)/flash.scr")
         var report = b.report
         for x in built {
             let blocks = (x.bytes + b.flash.eraseBlockSize - 1) / b.flash.eraseBlockSize
             let bad = (x.partition.offset / b.flash.eraseBlockSize..<(x.partition.offset / b.flash.eraseBlockSize + x.partition.blocks)).filter { b.badBlocks.contains($0) }.count
-            report += "  \(x.partition.name): \(x.note), \(x.bytes) bytes in \(blocks) block(s), \(x.partition.size - blocks * b.flash.eraseBlockSize) bytes free; survives \(x.partition.blocks - blocks - bad) more bad block(s)\(bad > 0 ? " (\(bad) known bad)" : "")\n"
+            report += "  \(x.partition.name): \(x.note), \(x.bytes) bytes in \(blocks) block(s), \(x.partition.size - blocks * b.flash.eraseBlockSize) bytes free"
+            report += b.flash.kind == .nand ? "; survives \(x.partition.blocks - blocks - bad) more bad block(s)\(bad > 0 ? " (\(bad) known bad)" : "")\n" : "\n"
         }
-        for n in ubiNotes + envNotes { report += "  \(n)\n" }
+        for n in ubiNotes + envNotes + bootNotes { report += "  \(n)\n" }
+        if let k = boot { report += "  boots: \(bootCommand(b, k))\n" }
         try AtomicFile.write(Array(report.utf8), to: "\(out)/report.txt")
+        AtomicFolder.removeTree(work)
         try staging.commit()
         return report
     }
@@ -161,33 +202,87 @@ public enum BoardBuild {
         }
     }
 
-    /// mtdparts, bootargs (console, ubi.mtd, root=ubi0:VOLUME) and bootcmd (nand read of the kernel partition).
-    static func derivedEnvironment(_ b: BoardLayout, rootfsIndex: Int?) -> [EnvVariable] {
-        var vars: [EnvVariable] = [EnvVariable("mtdids", "nand0=\(b.flash.mtdID)"), EnvVariable("mtdparts", b.mtdparts)]
+    /// Which partition U-Boot boots from, and what the image there holds.
+    struct BootPlan {
+        var index: Int
+        var isFIT: Bool
+        var hasRamdisk: Bool
+        var hasFDT: Bool
+    }
+
+    /// The address a partition is mapped at (NOR with a base), else nil.
+    static func mapped(_ b: BoardLayout, _ p: BoardLayout.Partition) -> Int? { b.flash.kind == .nor ? b.flash.base.map { $0 + p.offset } : nil }
+
+    /// bootm for the boot partition: straight from a mapped NOR partition, else after `nand read`.
+    /// A FIT without device trees is booted with the one the firmware was given (`${fdtcontroladdr}`,
+    /// as on QEMU): bootm's third argument.
+    static func bootCommand(_ b: BoardLayout, _ k: BootPlan) -> String {
+        let p = b.partitions[k.index]
+        var prefix = ""
+        var at = "${loadaddr}"
+        if let a = mapped(b, p) {
+            at = hex(a)
+        } else {
+            prefix = "\(b.flash.kind == .nand ? "nand" : "mtd") read ${loadaddr} \(p.name) && "
+        }
+        if k.isFIT {
+            let image = "\(at)#conf-1"
+            return prefix + (k.hasFDT ? "bootm \(image)" : "bootm \(image) \(k.hasRamdisk ? image : "-") ${fdtcontroladdr}")
+        }
+        return prefix + (k.hasFDT ? "bootm \(at)" : "bootm \(at) - ${fdtcontroladdr}")
+    }
+
+    /// mtdids, mtdparts, bootargs (console, the board's own, ubi.mtd, root=ubi0:VOLUME) and bootcmd
+    /// (the boot partition's image: bootm from NOR, nand read then bootm from NAND).
+    static func derivedEnvironment(_ b: BoardLayout, rootfsIndex: Int?, boot: BootPlan?) -> [EnvVariable] {
+        var vars: [EnvVariable] = [EnvVariable("mtdids", "\(b.flash.ubootDevice)=\(b.flash.mtdID)"), EnvVariable("mtdparts", b.mtdparts)]
         var args: [String] = []
         if let c = b.console { args.append("console=\(c)") }
+        if let e = b.extraBootargs { args.append(e) }
         if let r = rootfsIndex, case let .ubi(vols) = b.partitions[r].content, let first = vols.first {
             args += ["ubi.mtd=\(r)", "root=ubi0:\(first.name)", "rootfstype=ubifs", "rw"]
         }
-        args.append(b.mtdparts)
+        // The kernel needs the partitions where it mounts one (NAND with UBI); a NOR board that boots
+        // a FIT with its initramfs needs none.
+        if b.flash.kind == .nand { args.append(b.mtdparts) }
         vars.append(EnvVariable("bootargs", args.joined(separator: " ")))
-        if b.partitions.contains(where: { $0.name == "kernel" }) {
-            vars.append(EnvVariable("bootcmd", "nand read ${loadaddr} kernel && bootm ${loadaddr}"))
-        }
+        if let k = boot { vars.append(EnvVariable("bootcmd", bootCommand(b, k))) }
         return vars
+    }
+
+    /// The QEMU command line for `flashsmith boot` (one argument per line in OUTDIR/qemu.args; file
+    /// names relative to OUTDIR): the chip image as a pflash bank, serial on the terminal.
+    static func qemuArguments(_ b: BoardLayout, _ q: BoardLayout.QEMUMachine) -> [String] {
+        var a = [q.system, "-M", q.machine]
+        if let c = q.cpu { a += ["-cpu", c] }
+        a += ["-m", String(q.memoryMiB)]
+        if let f = q.firmware { a += ["-bios", f] }
+        a += ["-nographic", "-no-reboot", "-nic", "none"]
+        if let bank = q.pflashBank { a += ["-drive", "if=pflash,format=raw,index=\(bank),file=\(b.name).img"] }
+        return a
     }
 
     static func flashScript(_ b: BoardLayout, built: [Built]) -> String {
         var s = "# flash.cmd: installs board \(b.name) over TFTP (flashsmith build; `source` its flash.scr).\n"
-        s += "# Each partition: tftpboot, nand erase.part, nand write (U-Boot skips bad blocks within the partition).\n"
-        s += "setenv mtdids nand0=\(b.flash.mtdID)\nsetenv mtdparts \(b.mtdparts)\n"
+        if b.flash.kind == .nand {
+            s += "# Each partition: tftpboot, nand erase.part, nand write (U-Boot skips bad blocks within the partition).\n"
+        } else {
+            s += "# Each partition: tftpboot, then unprotect, erase and copy its sectors of the mapped NOR.\n"
+        }
+        s += "setenv mtdids \(b.flash.ubootDevice)=\(b.flash.mtdID)\nsetenv mtdparts \(b.mtdparts)\n"
         for x in built {
             let file = Manifest.nameOf(x.image)
             s += "echo flashing \(x.partition.name) (\(x.bytes) bytes, \(hex(x.partition.size)) partition)\n"
             s += "tftpboot ${loadaddr} \(file) || exit\n"
-            s += "nand erase.part \(x.partition.name) || exit\n"
-            // UBI: all-0xff pages are not written (write.trimffs), so UBI sees them as erased.
-            s += "nand \(x.isUBI ? "write.trimffs" : "write") ${loadaddr} \(x.partition.name) ${filesize} || exit\n"
+            if let a = mapped(b, x.partition) {
+                s += "protect off \(hex(a)) +\(hex(x.partition.size)) || exit\n"
+                s += "erase \(hex(a)) +\(hex(x.partition.size)) || exit\n"
+                s += "cp.b ${loadaddr} \(hex(a)) ${filesize} || exit\n"
+            } else {
+                s += "nand erase.part \(x.partition.name) || exit\n"
+                // UBI: all-0xff pages are not written (write.trimffs), so UBI sees them as erased.
+                s += "nand \(x.isUBI ? "write.trimffs" : "write") ${loadaddr} \(x.partition.name) ${filesize} || exit\n"
+            }
         }
         return s + "echo flashsmith: \(b.name) flashed\n"
     }
@@ -230,8 +325,8 @@ public enum BoardBuild {
     /// UBIFS from a rootfs spec: the tree written beside (no device nodes), and a device table that
     /// gives mkfs.ubifs every entry's owner and mode and makes the nodes: what the manifest says,
     /// without root.
-    static func makeUBIFS(spec: String, work: String, name: String, geometry g: UBIGeometry, maxLEBs: Int, options o: Options) throws -> String {
-        let m = try RootFSSpec.load(spec, skeletonPaths: o.skeletonPaths).build()
+    static func makeUBIFS(_ b: BoardLayout, spec: String, work: String, name: String, geometry g: UBIGeometry, maxLEBs: Int, options o: Options) throws -> String {
+        let m = try BoardBootImages.rootfsManifest(b, spec: spec, skeletonPaths: o.skeletonPaths)
         let tree = "\(work)/\(name).tree"
         _ = try DirectoryOutput.write(m, to: tree, deviceNodes: false)
         var table = "# device table for mkfs.ubifs from \(spec) (flashsmith)\n"

@@ -32,6 +32,11 @@ import YAML
 /// ```
 public struct BoardLayout: Sendable {
     public struct Flash: Sendable, Equatable {
+        /// NAND (pages, OOB, ECC, bad blocks) or memory-mapped NOR (erase sectors, no OOB).
+        public enum Kind: String, Sendable { case nand, nor }
+        public var kind: Kind = .nand
+        /// NOR: the address the chip is mapped at (bootm runs from there).
+        public var base: Int?
         public var pageSize: Int
         public var oobSize: Int
         public var eraseBlockSize: Int
@@ -42,6 +47,21 @@ public struct BoardLayout: Sendable {
         public var mtdID: String
         public var idBytes: [UInt8]
         public var blocks: Int { chipSize / eraseBlockSize }
+        /// U-Boot's device name in mtdids (`nand0`, `nor0`).
+        public var ubootDevice: String { kind == .nand ? "nand0" : "nor0" }
+    }
+
+    /// How the board is started in QEMU (`qemu:` in board.yaml): `flashsmith build` writes the
+    /// command line into OUTDIR/qemu.args, `flashsmith boot OUTDIR` runs it.
+    public struct QEMUMachine: Sendable, Equatable {
+        public var system: String
+        public var machine: String
+        public var cpu: String?
+        public var memoryMiB: Int
+        /// `-bios`: the firmware (U-Boot).
+        public var firmware: String?
+        /// The chip image goes in as this pflash bank (`-drive if=pflash,index=N`).
+        public var pflashBank: Int?
     }
 
     public struct Partition: Sendable, Equatable {
@@ -71,9 +91,32 @@ public struct BoardLayout: Sendable {
     public var badBlocks: Set<Int> = []
     /// The board's folder: content paths are relative to it.
     public var folder: String { source.lastIndex(of: "/").map { String(source[..<$0]) } ?? "." }
+    /// Where the board's kernel and target binaries come from (`sysroot:`; `${sysroot}` in paths).
+    public var sysroot: String?
+    /// The kernel (`kernel:`, a glob: the last match in name order), the device trees that go into a
+    /// FIT (`devicetrees:`; none: the firmware hands over its own, as QEMU and UEFI do), the rootfs
+    /// spec (`rootfs:`), and the busybox added to it (`busybox:`).
+    public var kernel: String?
+    public var deviceTrees: [String] = []
+    public var rootfs: String?
+    public var busybox: String?
+    /// Kernel arguments added to the derived bootargs (`bootargs:`).
+    public var extraBootargs: String?
+    /// The kernel's architecture (`arch:`), when its header does not say.
+    public var arch: String?
+    public var qemu: QEMUMachine?
 
-    /// `path`: a board.yaml, or the board's folder (layouts/NAME).
-    public static func load(_ given: String) throws -> BoardLayout {
+    /// The partition holding a UBI image with a UBIFS volume (the root filesystem), if any.
+    public var ubiRootfsIndex: Int? {
+        partitions.firstIndex { p in
+            if case let .ubi(vols) = p.content { return vols.contains { if case .ubifs = $0.source { return true } else { return false } } }
+            return false
+        }
+    }
+    public var hasUBIRootfs: Bool { ubiRootfsIndex != nil }
+
+    /// `path`: a board.yaml, or the board's folder (layouts/NAME). `sysroot` replaces the board's own.
+    public static func load(_ given: String, sysroot sysrootOverride: String? = nil) throws -> BoardLayout {
         let path = FileIO.kind(of: given) == .directory ? (given.hasSuffix("/") ? given : given + "/") + "board.yaml" : given
         let text = String(decoding: try FileIO.readAll(path), as: UTF8.self)
         guard let root = try YAML.parse(text, source: path), root.mapping != nil else { throw Failure(message: "\(path): expected a board description (a mapping), found nothing") }
@@ -87,8 +130,13 @@ public struct BoardLayout: Sendable {
             return v.bytes
         }
         guard let f = root["flash"] else { throw Failure(message: "\(path): 'flash:' (the geometry) is missing") }
-        let page = try size(f["page"], "page")
-        var eccValue = NANDRawImage.ECC.hamming
+        var kind = Flash.Kind.nand
+        if let t = f["type"] {
+            guard let k = Flash.Kind(rawValue: t.string ?? "") else { throw fail(t, "type: expected nand or nor, found \(t.kind)") }
+            kind = k
+        }
+        let page = try size(f["page"], "page", default: kind == .nor ? 1 : nil)
+        var eccValue = kind == .nor ? NANDRawImage.ECC.none : .hamming
         if let e = f["ecc"] {
             guard let v = NANDRawImage.ECC(rawValue: e.string ?? "") else { throw fail(e, "ecc: expected none, hamming, bch4 or bch8, found \(e.kind)") }
             eccValue = v
@@ -100,11 +148,14 @@ public struct BoardLayout: Sendable {
                 ids.append(UInt8(v))
             }
         }
-        let flash = Flash(
-            pageSize: page, oobSize: try size(f["oob"], "oob"), eraseBlockSize: try size(f["erase-block"], "erase-block"), chipSize: try size(f["chip"], "chip"),
+        var flash = Flash(
+            pageSize: page, oobSize: try size(f["oob"], "oob", default: kind == .nor ? 0 : nil), eraseBlockSize: try size(f["erase-block"], "erase-block"), chipSize: try size(f["chip"], "chip"),
             subpageSize: try size(f["sub-page"], "sub-page", default: page), ecc: eccValue,
-            badBlocksPer1024: Int(f["bad-blocks-per-1024"]?.integer ?? 20), mtdID: f["mtd-id"]?.string ?? "nand0", idBytes: ids
+            badBlocksPer1024: Int(f["bad-blocks-per-1024"]?.integer ?? 20), mtdID: f["mtd-id"]?.string ?? (kind == .nand ? "nand0" : "nor0"), idBytes: ids
         )
+        flash.kind = kind
+        if let base = f["base"] { flash.base = try size(base, "base") }
+        guard kind == .nand || eccValue == .none else { throw Failure(message: "\(path): flash: NOR has no ECC in the OOB (ecc: \(eccValue.rawValue))") }
         var parts: [Partition] = []
         guard let list = root["partitions"]?.sequence, !list.isEmpty else { throw Failure(message: "\(path): 'partitions:' (a list) is missing") }
         for p in list {
@@ -119,6 +170,35 @@ public struct BoardLayout: Sendable {
         }
         var b = BoardLayout(name: root["name"]?.string ?? Manifest_name(path), source: path, flash: flash, partitions: parts)
         b.console = root["console"]?.string
+        let sysroot = sysrootOverride ?? root["sysroot"]?.string.map { $0.hasPrefix("/") ? $0 : "\(b.folder)/\($0)" }
+        b.sysroot = sysroot
+        /// `${sysroot}` expanded; other relative paths stay relative to the board's folder.
+        func pathValue(_ key: String) throws -> String? {
+            guard let n = root[key] else { return nil }
+            guard let s = n.string else { throw fail(n, "\(key): expected a path, found \(n.kind)") }
+            return try b.expand(s, key: key, line: n.line)
+        }
+        b.kernel = try pathValue("kernel")
+        b.rootfs = try pathValue("rootfs")
+        b.busybox = try pathValue("busybox")
+        b.extraBootargs = root["bootargs"]?.string
+        b.arch = root["arch"]?.string
+        if let d = root["devicetrees"] {
+            for n in d.sequence ?? [d] {
+                guard let s = n.string else { throw fail(n, "devicetrees: expected paths, found \(n.kind)") }
+                b.deviceTrees.append(try b.expand(s, key: "devicetrees", line: n.line))
+            }
+        }
+        if let q = root["qemu"] {
+            guard let system = q["system"]?.string, let machine = q["machine"]?.string else { throw fail(q, "qemu: needs system (qemu-system-aarch64) and machine (virt)") }
+            var m = QEMUMachine(system: system, machine: machine, cpu: q["cpu"]?.string, memoryMiB: Int(q["memory"]?.integer ?? 1024))
+            m.firmware = q["firmware"]?.string
+            if let bank = q["pflash"] {
+                guard let v = bank.integer, (0...1).contains(v) else { throw fail(bank, "qemu: pflash: expected bank 0 or 1, found \(bank.kind)") }
+                m.pflashBank = Int(v)
+            }
+            b.qemu = m
+        }
         for n in f["bad-blocks"]?.sequence ?? [] {
             guard let v = n.integer else { throw fail(n, "bad-blocks: expected block numbers, found \(n.kind)") }
             b.badBlocks.insert(Int(v))
@@ -127,11 +207,19 @@ public struct BoardLayout: Sendable {
         return b
     }
 
+    /// `${sysroot}/boot/vmlinuz-*` → the sysroot's path; a relative path → relative to the board's folder.
+    func expand(_ s: String, key: String, line: Int) throws -> String {
+        guard s.contains("${sysroot}") else { return s.hasPrefix("/") ? s : "\(folder)/\(s)" }
+        guard let sysroot else { throw Failure(message: "\(source):\(line): \(key): '\(s)' names ${sysroot}, and the board has no sysroot: (nor was --sysroot given)") }
+        guard s.hasPrefix("${sysroot}") else { throw Failure(message: "\(source):\(line): \(key): '\(s)': ${sysroot} can only start a path") }
+        return s.replacing("${sysroot}", with: sysroot)
+    }
+
     /// Fills in automatic offsets and `rest`, and checks everything against the geometry.
     mutating func resolve() throws {
         let f = flash
         func fail(_ p: Partition, _ m: String) -> Failure { Failure(message: "\(source):\(p.line): partition '\(p.name)': \(m)") }
-        guard [512, 2048, 4096, 8192, 16384].contains(f.pageSize) else { throw Failure(message: "\(source): flash page \(f.pageSize): expected 512, 2048, 4096, 8192 or 16384") }
+        guard f.kind == .nor || [512, 2048, 4096, 8192, 16384].contains(f.pageSize) else { throw Failure(message: "\(source): flash page \(f.pageSize): expected 512, 2048, 4096, 8192 or 16384") }
         guard f.eraseBlockSize % f.pageSize == 0 else { throw Failure(message: "\(source): erase block \(f.eraseBlockSize) is not a multiple of the page \(f.pageSize)") }
         guard f.chipSize % f.eraseBlockSize == 0 else { throw Failure(message: "\(source): chip \(f.chipSize) is not a multiple of the erase block \(f.eraseBlockSize)") }
         guard f.pageSize % f.subpageSize == 0 else { throw Failure(message: "\(source): page \(f.pageSize) is not a multiple of the sub-page \(f.subpageSize)") }
@@ -239,16 +327,18 @@ public struct BoardLayout: Sendable {
 
     /// UBI's bad-block reserve for a partition (ubi.mtd's `max_beb_per1024` rule: the chip's limit
     /// scaled to the whole chip, all of it reserved in each UBI partition).
-    public func badBlockReserve() -> Int { (flash.blocks * flash.badBlocksPer1024 + 1023) / 1024 }
+    public func badBlockReserve() -> Int { flash.kind == .nor ? 0 : (flash.blocks * flash.badBlocksPer1024 + 1023) / 1024 }
 
     /// The report: one line per partition, offsets, sizes, blocks, free for bad blocks.
     public var report: String {
-        var s = "\(name): \(flash.chipSize >> 20) MiB NAND, \(flash.pageSize)-byte pages + \(flash.oobSize) OOB, \(flash.eraseBlockSize >> 10) KiB blocks (\(flash.blocks)), ECC \(flash.ecc.rawValue)\n"
+        var s = flash.kind == .nand
+            ? "\(name): \(flash.chipSize >> 20) MiB NAND, \(flash.pageSize)-byte pages + \(flash.oobSize) OOB, \(flash.eraseBlockSize >> 10) KiB blocks (\(flash.blocks)), ECC \(flash.ecc.rawValue)\n"
+            : "\(name): \(flash.chipSize >> 20) MiB NOR\(flash.base.map { " at \(hex($0))" } ?? ""), \(flash.eraseBlockSize >> 10) KiB sectors (\(flash.blocks))\n"
         for (i, p) in partitions.enumerated() {
             s += "  mtd\(i) \(p.name.padding(10))\(hex(p.offset).padding(11))\(hex(p.size).padding(11))\(String(p.blocks).padding(6))blocks\(p.readOnly ? "  read-only" : "")\n"
         }
         s += "  \(mtdparts)\n"
-        s += "  UBI bad-block reserve: \(badBlockReserve()) PEBs (\(flash.badBlocksPer1024) per 1024 of \(flash.blocks))\n"
+        if flash.kind == .nand { s += "  UBI bad-block reserve: \(badBlockReserve()) PEBs (\(flash.badBlocksPer1024) per 1024 of \(flash.blocks))\n" }
         return s
     }
 }

@@ -13,6 +13,14 @@ public enum ExternalTool {
         public var stderr: [UInt8]
     }
 
+    /// `name`'s path: itself when it has a slash, else the first executable match on PATH.
+    public static func which(_ name: String) -> String? {
+        if name.contains("/") { return access(name, X_OK) == 0 ? name : nil }
+        let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/local/bin:/usr/bin:/bin"
+        for dir in path.split(separator: ":") where access("\(dir)/\(name)", X_OK) == 0 { return "\(dir)/\(name)" }
+        return nil
+    }
+
     /// Runs `executable` (looked up on PATH) with `arguments`; throws unless it exits 0.
     @discardableResult
     public static func run(_ executable: String, _ arguments: [String]) throws -> Output {

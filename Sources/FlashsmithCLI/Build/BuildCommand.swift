@@ -10,7 +10,7 @@ struct BuildCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "build",
         abstract: "Build everything a board needs from its one description: chip image (with and without OOB), partition images, UBI with UBIFS, environment, mtdparts, device tree, fw_env.config, U-Boot flashing script, report.",
-        discussion: "BOARD: layouts/NAME or its board.yaml. Long steps show progress on a terminal (standard error)."
+        discussion: "BOARD: layouts/NAME or its board.yaml. --sysroot replaces the board's sysroot: (where ${sysroot}/boot/vmlinuz-* and the like are found). Long steps show progress on a terminal (standard error)."
     )
 
     @Argument(help: "The board (layouts/NAME or layouts/NAME/board.yaml).")
@@ -25,7 +25,8 @@ struct BuildCommand: ParsableCommand {
     @OptionGroup var layers: RootFSLayerOptions
 
     func run() throws {
-        var b = try BoardLayout.load(board)
+        // --sysroot (from the layer options) replaces the board's sysroot: (${sysroot} in board.yaml).
+        var b = try BoardLayout.load(board, sysroot: layers.sysroot == "/" ? nil : layers.sysroot)
         for v in badBlocks?.blocks ?? [] {
             guard v < b.flash.blocks else { throw ValidationError("--bad-blocks: block \(v) is past the chip's \(b.flash.blocks) blocks") }
             b.badBlocks.insert(v)
