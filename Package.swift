@@ -29,7 +29,7 @@ let package = Package(
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
 
         // Byte order, CRC32, sizes, atomic files, errors, the format registry behind `inspect`.
-        .target(name: "FlashsmithCore", swiftSettings: strict),
+        .target(name: "FlashsmithCore", dependencies: ["CLinux"], swiftSettings: strict),
         // libyaml wrapper: ordered YAML nodes for specs (no Foundation).
         .target(name: "YAML", dependencies: ["CYAML", "FlashsmithCore"], swiftSettings: strict),
         // Flash: UBI images (writer as ubinize, reader for any), raw NAND images with OOB and ECC.

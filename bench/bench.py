@@ -794,5 +794,186 @@ def _oob_bch8(ctx: Ctx) -> Row:
     )
 
 
+# --------------------------------------------------------------------------------------------
+# Whole boards
+
+
+def default_board_inputs(ctx: Ctx) -> tuple[Path, Path, Path]:
+    """The default board's sysroot (Debian's arm64 kernel and busybox-static, fetched by
+    scripts/fetch-sysroot.sh when missing), and what the peer script needs typed by hand, generated
+    once from a reference `flashsmith build` outside the timed region: the .its, the env text with
+    the derived bootcmd/bootargs/mtdparts written out, genimage.cfg, flash.cmd and the applet list
+    (Buildroot's busybox.links)."""
+    repo = Path(__file__).resolve().parent.parent
+    sysroot = repo / ".build" / "sysroot-arm64"
+    if not (sysroot / "bin" / "busybox").exists():
+        subprocess.run([str(repo / "scripts" / "fetch-sysroot.sh"), "arm64", str(sysroot), ctx.flashsmith, "busybox-static", "linux-image-arm64"], check=True)
+    d = ctx.inputs / "board-qemu"
+    shutil.rmtree(d, ignore_errors=True)
+    d.mkdir(parents=True)
+    ref = d / "reference"
+    subprocess.run([ctx.flashsmith, "build", str(repo / "layouts" / "qemu-arm64"), "-o", str(ref), "--sysroot", str(sysroot)], check=True, capture_output=True)
+    kernel = sorted((sysroot / "boot").glob("vmlinuz-*"))[-1]
+    peer_out = ctx.work / "peer"
+    (d / "fit.its").write_text(f"""/dts-v1/;
+/ {{
+\tdescription = "qemu-arm64: {kernel.name} and its root filesystem (peer script)";
+\t#address-cells = <1>;
+\timages {{
+\t\tkernel {{
+\t\t\tdescription = "{kernel.name}";
+\t\t\tdata = /incbin/("{kernel.resolve()}");
+\t\t\ttype = "kernel"; arch = "arm64"; os = "linux"; compression = "none";
+\t\t\tload = <0x40400000>; entry = <0x40400000>;
+\t\t\thash-1 {{ algo = "sha256"; }};
+\t\t}};
+\t\tramdisk {{
+\t\t\tdescription = "qemu-arm64 root filesystem";
+\t\t\tdata = /incbin/("{peer_out}/rootfs.cpio.gz");
+\t\t\ttype = "ramdisk"; arch = "arm64"; os = "linux"; compression = "none";
+\t\t\thash-1 {{ algo = "sha256"; }};
+\t\t}};
+\t}};
+\tconfigurations {{
+\t\tdefault = "conf-1";
+\t\tconf-1 {{ description = "qemu-arm64"; kernel = "kernel"; ramdisk = "ramdisk"; }};
+\t}};
+}};
+""")
+    shutil.copy(ref / "uboot-env.txt", d / "env.txt")
+    shutil.copy(ref / "flash.cmd", d / "flash.cmd")
+    (d / "genimage.cfg").write_text("""flash nor-64M-256 {
+\tpebsize = 262144
+\tnumpebs = 256
+\tminimum-io-unit-size = 1
+}
+image qemu-arm64.img {
+\tflash {}
+\tflashtype = "nor-64M-256"
+\tpartition env {
+\t\timage = "env.img"
+\t\tsize = 256K
+\t}
+\tpartition fit {
+\t\timage = "fit.img"
+\t\tsize = 65280K
+\t}
+}
+""")
+    applets = subprocess.run([ctx.flashsmith, "rootfs", "applets", str(sysroot / "bin" / "busybox")], capture_output=True, text=True, check=True).stdout
+    (d / "applets.txt").write_text("".join(a + "\n" for a in applets.split() if a != "bin/busybox"))
+    return d, sysroot, repo
+
+
+@row("board-qemu", runs=5, help="the default board (layouts/qemu-arm64): flashsmith build vs a script of fakeroot+cpio+gzip, mkimage -f, mkenvimage, mkimage -T script, genimage")
+def _board_qemu(ctx: Ctx) -> Row:
+    d, sysroot, repo = default_board_inputs(ctx)
+    fs, peer = ctx.file("flashsmith"), ctx.file("peer")
+    os.environ["SOURCE_DATE_EPOCH"] = "1700000000"
+
+    def check(_: dict) -> tuple[bool, str]:
+        notes, ok = [], True
+        for name in ["qemu-arm64.img", "env.img", "fit.img", "rootfs.cpio.gz", "flash.scr"]:
+            a, b = Path(fs) / name, Path(peer) / name
+            ok = ok and a.exists() and b.exists()
+            notes.append(f"{name} {a.stat().st_size if a.exists() else 0:,}/{b.stat().st_size if b.exists() else 0:,}")
+        if ok:
+            # Same content where the formats allow: the env (mkenvimage is byte-identical), and each
+            # chip image holds its own env and FIT at 0 and 0x40000, 0xff after.
+            env_same = Path(fs, "env.img").read_bytes() == Path(peer, "env.img").read_bytes()
+            chips = []
+            for root in (fs, peer):
+                chip = Path(root, "qemu-arm64.img").read_bytes()
+                fit = Path(root, "fit.img").read_bytes()
+                chips.append(len(chip) == 64 << 20 and chip[0x40000:0x40000 + len(fit)] == fit and chip[0x40000 + len(fit):].count(0xFF) == len(chip) - 0x40000 - len(fit))
+            a = count_entries(["sh", "-c", f"gzip -dc {shlex.quote(fs)}/rootfs.cpio.gz | cpio -it --quiet"])
+            b = count_entries(["sh", "-c", f"gzip -dc {shlex.quote(peer)}/rootfs.cpio.gz | cpio -it --quiet"])
+            ok = env_same and all(chips) and a == b
+            notes.append(f"env {'identical' if env_same else 'DIFFERS'}; chip layouts {'ok' if all(chips) else 'WRONG'}; cpio entries {a}/{b}")
+        return ok, "sizes ours/peers': " + ", ".join(notes)
+
+    return Row(
+        commands=[
+            Cmd("flashsmith", [ctx.flashsmith, "build", str(repo / "layouts" / "qemu-arm64"), "-o", fs, "--sysroot", str(sysroot)]),
+            Cmd("peer-script", ["sh", str(Path(__file__).resolve().parent / "peers" / "board-qemu.sh"), peer, str(d), str(repo), str(sysroot)]),
+        ],
+        describe="64 MiB NOR: env + FIT (31 MiB arm64 kernel + ~1 MiB cpio.gz rootfs, sha256); the peers get the .its, env, genimage.cfg typed for them",
+        check=check,
+    )
+
+
+@row("board-nandsim", runs=5, help="the nandsim board (128 MiB NAND, UBIFS rootfs): flashsmith build (OOB image included) vs fakeroot+mkfs.ubifs, ubinize, mkenvimage, mkimage -T script, genimage")
+def _board_nandsim(ctx: Ctx) -> Row:
+    repo = Path(__file__).resolve().parent.parent
+    d = ctx.inputs / "board-nandsim"
+    shutil.rmtree(d, ignore_errors=True)
+    d.mkdir(parents=True)
+    ref = d / "reference"
+    subprocess.run([ctx.flashsmith, "build", str(repo / "layouts" / "nandsim"), "-o", str(ref)], check=True, capture_output=True)
+    fs, peer = ctx.file("flashsmith"), ctx.file("peer")
+    (d / "ubinize.ini").write_text(f"[rootfs]\nmode=ubi\nvol_id=0\nvol_type=dynamic\nvol_name=rootfs\nvol_flags=autoresize\nimage={peer}.tmp/rootfs.ubifs\n")
+    shutil.copy(ref / "uboot-env.txt", d / "env.txt")
+    shutil.copy(ref / "flash.cmd", d / "flash.cmd")
+    (d / "genimage.cfg").write_text("""flash nandsim-128M {
+\tpebsize = 131072
+\tnumpebs = 1024
+\tminimum-io-unit-size = 2048
+\tsub-page-size = 512
+\tvid-header-offset = 512
+}
+image nandsim.img {
+\tflash {}
+\tflashtype = "nandsim-128M"
+\tpartition u-boot {
+\t\tsize = 1M
+\t}
+\tpartition env {
+\t\timage = "env.img"
+\t\tsize = 128K
+\t}
+\tpartition env-redundant {
+\t\timage = "env.img"
+\t\tsize = 128K
+\t}
+\tpartition kernel {
+\t\tsize = 8M
+\t}
+\tpartition rootfs {
+\t\timage = "rootfs.img"
+\t\tsize = 121600K
+\t}
+}
+""")
+    applets = subprocess.run(["/bin/busybox", "--list-full"], capture_output=True, text=True, check=True).stdout
+    (d / "applets.txt").write_text("".join(a + "\n" for a in applets.split() if a != "bin/busybox"))
+    os.environ["SOURCE_DATE_EPOCH"] = "1700000000"
+
+    def check(_: dict) -> tuple[bool, str]:
+        notes, ok = [], True
+        for name in ["nandsim.img", "env.img", "rootfs.img", "flash.scr"]:
+            a, b = Path(fs) / name, Path(peer) / name
+            ok = ok and a.exists() and b.exists()
+            notes.append(f"{name} {a.stat().st_size if a.exists() else 0:,}/{b.stat().st_size if b.exists() else 0:,}")
+        oob = Path(fs) / "nandsim.oob.img"
+        ok = ok and oob.exists() and oob.stat().st_size == (128 << 20) // 2048 * 2112
+        notes.append(f"ours also: nandsim.oob.img {oob.stat().st_size if oob.exists() else 0:,}")
+        if ok:
+            # Both UBI images: one volume, every CRC right (flashsmith ubi inspect reads anyone's).
+            for root in (fs, peer):
+                r = subprocess.run([ctx.flashsmith, "ubi", "inspect", f"{root}/rootfs.img", "--json"], capture_output=True, text=True)
+                ok = ok and r.returncode == 0 and '"rootfs"' in r.stdout
+            notes.append("both UBI images check (ubi inspect)" if ok else "UBI CHECK FAILED")
+        return ok, "sizes ours/peers': " + ", ".join(notes)
+
+    return Row(
+        commands=[
+            Cmd("flashsmith", [ctx.flashsmith, "build", str(repo / "layouts" / "nandsim"), "-o", fs]),
+            Cmd("peer-script", ["sh", str(Path(__file__).resolve().parent / "peers" / "board-nandsim.sh"), peer, str(d), str(repo)]),
+        ],
+        describe="128 MiB NAND, Hamming: redundant env + UBI with a UBIFS rootfs (busybox, device tables); ours also writes the 138 MiB OOB image, which no peer can",
+        check=check,
+    )
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -134,23 +134,25 @@ public enum UBIImageWriter {
         var ecHeader = UBIMedia.ECHeader(ec: ec, vidHeaderOffset: UInt32(g.vidHeaderOffset), dataOffset: UInt32(g.dataOffset), imageSeq: imageSeq)
         ecHeader.version = ubiVersion
         let ecBytes = ecHeader.encode()
+        // One PEB buffer: the EC header is the same in every PEB, the VID header is written per LEB,
+        // and everything else in the header area stays 0xff.
         var peb = [UInt8](repeating: 0xFF, count: g.pebSize)
-        func compose(_ vid: UBIMedia.VIDHeader, _ data: ArraySlice<UInt8>) {
-            for i in 0..<g.pebSize { peb[i] = 0xFF }
-            peb.replaceSubrange(0..<UBIMedia.headerSize, with: ecBytes)
+        peb.replaceSubrange(0..<UBIMedia.headerSize, with: ecBytes)
+        func setVID(_ vid: UBIMedia.VIDHeader) {
             var v = vid
             v.version = ubiVersion
             peb.replaceSubrange(g.vidHeaderOffset..<(g.vidHeaderOffset + UBIMedia.headerSize), with: v.encode())
-            peb.replaceSubrange(g.dataOffset..<(g.dataOffset + data.count), with: data)
         }
-        // The layout volume: LEBs 0 and 1 in PEBs 0 and 1.
+        let dataArea = g.pebSize - g.dataOffset
+        // The layout volume: LEBs 0 and 1 in PEBs 0 and 1, the volume table in each.
+        peb.replaceSubrange(g.dataOffset..<(g.dataOffset + vtbl.count), with: vtbl)
         for lnum in 0..<UBIMedia.layoutVolumeEBs {
-            let vid = UBIMedia.VIDHeader(volType: UBIMedia.dynamicVolume, compat: UBIMedia.layoutVolumeCompat, volID: UBIMedia.layoutVolumeID, lnum: UInt32(lnum))
-            compose(vid, vtbl[...])
+            setVID(UBIMedia.VIDHeader(volType: UBIMedia.dynamicVolume, compat: UBIMedia.layoutVolumeCompat, volID: UBIMedia.layoutVolumeID, lnum: UInt32(lnum)))
             try out.write(peb)
         }
         var pebs = UBIMedia.layoutVolumeEBs
         var report: [(Int, String, Int, Int)] = []
+        var dirty = true  // the data area holds something other than 0xff (the volume table, static data)
         for v in volumes {
             let reserved = (v.size + g.lebSize - 1) / g.lebSize
             guard let image = v.image else {
@@ -163,32 +165,78 @@ public enum UBIImageWriter {
             let usedEBs = (size + usable - 1) / usable
             let fd = try FileIO.openForReading(image)
             defer { close(fd) }
-            var buffer = [UInt8](repeating: 0, count: usable)
-            var left = size
+            var offset = 0
             var lnum = 0
-            while left > 0 {
-                let n = min(usable, left)
-                try buffer.withUnsafeMutableBytes { b in
+            if v.kind == .dynamic {
+                // Dynamic volumes need nothing computed over the data: it goes from the input's page
+                // cache to the output's in one copy (writev from a read-only mapping), a window of
+                // LEBs at a time (memory stays flat however large the volume). Each PEB: its own
+                // headers, the LEB's data, 0xff for the rest.
+                let window = 32
+                let headerArea = g.dataOffset
+                var headers = [UInt8](repeating: 0xFF, count: window * headerArea)
+                let ff = [UInt8](repeating: 0xFF, count: dataArea)
+                let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+                while offset < size {
+                    let count = min(window, (size - offset + usable - 1) / usable)
+                    let end = min(size, offset + count * usable)
+                    let mapStart = offset / page * page
+                    let mapLength = end - mapStart
+                    guard let map = mmap(nil, mapLength, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, off_t(mapStart)), map != MAP_FAILED else {
+                        throw FileError.shortRead(path: image, offset: offset, expected: end - offset, found: 0)
+                    }
+                    defer { munmap(map, mapLength) }
+                    try headers.withUnsafeMutableBytes { hb in
+                        try ff.withUnsafeBytes { fb in
+                            var iov: [iovec] = []
+                            iov.reserveCapacity(count * 3)
+                            for k in 0..<count {
+                                let at = offset + k * usable
+                                let n = min(usable, size - at)
+                                var vid = UBIMedia.VIDHeader(volType: UBIMedia.dynamicVolume, volID: UInt32(v.id), lnum: UInt32(lnum + k))
+                                vid.dataPad = UInt32(dataPad)
+                                vid.version = ubiVersion
+                                let h = hb.baseAddress! + k * headerArea
+                                ecBytes.withUnsafeBytes { h.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+                                vid.encode().withUnsafeBytes { (h + g.vidHeaderOffset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+                                iov.append(iovec(iov_base: h, iov_len: headerArea))
+                                iov.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: map + (at - mapStart)), iov_len: n))
+                                if n < dataArea { iov.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: fb.baseAddress!), iov_len: dataArea - n)) }
+                            }
+                            try out.write(vectors: iov)
+                        }
+                    }
+                    pebs += count
+                    lnum += count
+                    offset = end
+                }
+            }
+            // Static volumes: the data's CRC goes in each VID header, so the data is read into the PEB.
+            while offset < size {
+                let n = min(usable, size - offset)
+                var vid = UBIMedia.VIDHeader(volType: UBIMedia.staticVolume, volID: UInt32(v.id), lnum: UInt32(lnum))
+                vid.dataPad = UInt32(dataPad)
+                if dirty || n < dataArea {
+                    peb.withUnsafeMutableBytes { _ = memset($0.baseAddress! + g.dataOffset, 0xFF, dataArea) }
+                }
+                try peb.withUnsafeMutableBytes { b in
                     var got = 0
                     while got < n {
-                        let r = read(fd, b.baseAddress! + got, n - got)
+                        let r = pread(fd, b.baseAddress! + g.dataOffset + got, n - got, off_t(offset + got))
                         if r < 0 && errno == EINTR { continue }
-                        guard r > 0 else { throw FileError.shortRead(path: image, offset: size - left + got, expected: n, found: got) }
+                        guard r > 0 else { throw FileError.shortRead(path: image, offset: offset + got, expected: n, found: got) }
                         got += r
                     }
                 }
-                var vid = UBIMedia.VIDHeader(volType: v.kind == .dynamic ? UBIMedia.dynamicVolume : UBIMedia.staticVolume, volID: UInt32(v.id), lnum: UInt32(lnum))
-                vid.dataPad = UInt32(dataPad)
-                if v.kind == .static {
-                    vid.dataSize = UInt32(n)
-                    vid.usedEBs = UInt32(usedEBs)
-                    vid.dataCRC = UBIMedia.crc(buffer[0..<n])
-                }
-                compose(vid, buffer[0..<n])
+                dirty = true
+                vid.dataSize = UInt32(n)
+                vid.usedEBs = UInt32(usedEBs)
+                vid.dataCRC = UBIMedia.crc(peb[g.dataOffset..<(g.dataOffset + n)])
+                setVID(vid)
                 try out.write(peb)
                 pebs += 1
                 lnum += 1
-                left -= n
+                offset += n
             }
             report.append((v.id, v.name, reserved, lnum))
         }

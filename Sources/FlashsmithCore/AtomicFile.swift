@@ -1,3 +1,4 @@
+import CLinux
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -62,6 +63,32 @@ public struct AtomicFile: ~Copyable {
         try bytes.withUnsafeBytes { (p: UnsafeRawBufferPointer) throws in try write(p) }
     }
 
+    /// Appends the buffers `vectors` points at, in order (writev, resumed after a partial write).
+    /// The memory must stay valid for the call.
+    public mutating func write(vectors: [iovec]) throws {
+        var iov = vectors
+        var first = 0
+        while first < iov.count {
+            let n = iov[first...].withUnsafeBufferPointer { writev(fd, $0.baseAddress!, Int32(min($0.count, 1024))) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                let reason = FileIO.errnoText()
+                abandon()
+                throw FileError.writeFailed(path: destination, offset: written, reason: reason)
+            }
+            written += n
+            var left = n
+            while first < iov.count && left >= iov[first].iov_len {
+                left -= iov[first].iov_len
+                first += 1
+            }
+            if left > 0 {
+                iov[first].iov_base = iov[first].iov_base! + left
+                iov[first].iov_len -= left
+            }
+        }
+    }
+
     /// Bytes written so far (the temporary file's size).
     public var size: Int { written }
 
@@ -86,6 +113,16 @@ public struct AtomicFile: ~Copyable {
         }
         close(fd)
         fd = -1
+        // Not durable (large build outputs): swap the names, then drop the old file. A plain rename
+        // over an existing file makes ext4 (auto_da_alloc) start writing the new file back inside
+        // rename, which is the durability this output has chosen not to pay for; the swap is just
+        // as atomic for readers. Only a regular file is swapped with; otherwise (or without renameat2), rename.
+        var st = stat()
+        if !durable, lstat(destination, &st) == 0, st.st_mode & S_IFMT == S_IFREG, flashsmith_rename_exchange(temporaryPath, destination) == 0 {
+            unlink(temporaryPath)
+            finished = true
+            return
+        }
         guard rename(temporaryPath, destination) == 0 else {
             let reason = FileIO.errnoText()
             unlink(temporaryPath)

@@ -22,6 +22,36 @@ import TestSupport
         #expect(try readBytes(p) == [7, 7])
     }
 
+    /// Non-durable outputs replace a regular file by swapping names (renameat2 RENAME_EXCHANGE) and
+    /// dropping the old one; anything else at the destination is handled as rename handles it.
+    @Test func nonDurableReplaceSwapsOnlyWithRegularFiles() throws {
+        let dir = try TempDir()
+        func commit(_ p: String, _ bytes: [UInt8]) throws {
+            var f = try AtomicFile(destination: p, durable: false)
+            try f.write(bytes)
+            try f.commit()
+        }
+        // A regular file (another name linked to it keeps the old content, as with rename).
+        let p = try dir.write("out.bin", [1, 1, 1])
+        try FileManager.default.linkItem(atPath: p, toPath: dir.file("other-name"))
+        try commit(p, [2, 2])
+        #expect(try readBytes(p) == [2, 2])
+        #expect(try readBytes(dir.file("other-name")) == [1, 1, 1])
+        // A symlink: the link is replaced, what it pointed at is untouched.
+        let target = try dir.write("target.bin", [9])
+        try FileManager.default.createSymbolicLink(atPath: dir.file("link.bin"), withDestinationPath: target)
+        try commit(dir.file("link.bin"), [3])
+        #expect(try readBytes(target) == [9])
+        #expect(try readBytes(dir.file("link.bin")) == [3])
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: dir.file("link.bin"))) == nil)
+        // A folder: refused, and the folder stays.
+        try FileManager.default.createDirectory(atPath: dir.file("folder"), withIntermediateDirectories: false)
+        #expect(throws: FileError.self) { try commit(dir.file("folder"), [4]) }
+        var isDir: ObjCBool = false
+        #expect(FileManager.default.fileExists(atPath: dir.file("folder"), isDirectory: &isDir) && isDir.boolValue)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["folder", "link.bin", "other-name", "out.bin", "target.bin"])
+    }
+
     @Test func abandonedWriteLeavesDestinationAlone() throws {
         let dir = try TempDir()
         let p = try dir.write("keep.bin", [5, 5, 5])
