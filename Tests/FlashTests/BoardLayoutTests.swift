@@ -132,3 +132,109 @@ import TestSupport
         #expect(leftovers.isEmpty, "\(leftovers)")
     }
 }
+
+/// Boards that name their kernel and rootfs: FIT and uImage partition content, NOR flash mapped at
+/// an address, `${sysroot}`, and what each gets wrong said in one line.
+@Suite struct BoardBootContentTests {
+    /// A stand-in arm64 kernel: "ARM\x64" at 0x38, as the arm64 Image header has it.
+    static func fakeArm64Kernel(_ dir: TempDir) throws -> String {
+        var k = [UInt8](repeating: 0, count: 200_000)
+        for i in 0..<k.count { k[i] = UInt8(truncatingIfNeeded: i &* 31 &+ 7) }
+        k.replaceSubrange(0x38..<0x3C, with: [0x41, 0x52, 0x4D, 0x64])
+        try FileManager.default.createDirectory(atPath: dir.file("sysroot/boot"), withIntermediateDirectories: true)
+        return try dir.write("sysroot/boot/vmlinuz-6.1.0-test-arm64", k)
+    }
+
+    @Test func nandUImageFromTheBoardsKernelIsReadByMkimage() throws {
+        guard filesAvailable(flashsmithPath) else { return }
+        let dir = try TempDir()
+        _ = try Self.fakeArm64Kernel(dir)
+        _ = try dir.write("env.txt", "bootdelay=1\n")
+        let board = try dir.write("board.yaml", """
+            name: k
+            sysroot: sysroot
+            kernel: ${sysroot}/boot/vmlinuz-*
+            flash: {page: 2KiB, oob: 64, erase-block: 128KiB, chip: 8MiB}
+            partitions:
+              - {name: env, size: 128KiB, content: {env: env.txt}}
+              - {name: kernel, size: 1MiB, content: {uimage: {load: 0x40080000}}}
+              - {name: data, size: rest}
+
+            """)
+        let r = try flashsmith("build", board, "-o", dir.file("out"))
+        try #require(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("kernel: uImage: kernel vmlinuz-6.1.0-test-arm64 (arm64, load 0x40080000)"), "\(r.out)")
+        let env = try String(contentsOfFile: dir.file("out/uboot-env.txt"), encoding: .utf8)
+        #expect(env.contains("bootcmd=nand read ${loadaddr} kernel && bootm ${loadaddr} - ${fdtcontroladdr}\n"), "\(env)")
+        guard let mkimage = which("mkimage") else { return }
+        let l = try run(mkimage, ["-l", dir.file("out/kernel.img")]).out
+        for line in ["Image Name:   k vmlinuz-6.1.0-test-arm64", "Image Type:   AArch64 Linux Kernel Image (uncompressed)", "Data Size:    200000 Bytes", "Load Address: 40080000", "Entry Point:  40080000"] {
+            #expect(l.contains(line), "mkimage -l lacks '\(line)':\n\(l)")
+        }
+    }
+
+    @Test func norFITWithDeviceTreeBootsFromItsMappedAddress() throws {
+        guard filesAvailable(flashsmithPath), let dtc = which("dtc") else { return }
+        let dir = try TempDir()
+        _ = try Self.fakeArm64Kernel(dir)
+        let dts = try dir.write("board.dts", "/dts-v1/;\n/ { model = \"test\"; };\n")
+        _ = try run(dtc, ["-I", "dts", "-O", "dtb", "-o", dir.file("board.dtb"), dts])
+        _ = try dir.write("env.txt", "bootdelay=0\n")
+        let board = try dir.write("board.yaml", """
+            name: n
+            kernel: sysroot/boot/vmlinuz-6.1.0-test-arm64
+            devicetrees: [board.dtb]
+            flash: {type: nor, base: 0x8000000, erase-block: 64KiB, chip: 4MiB}
+            partitions:
+              - {name: env, size: 64KiB, content: {env: env.txt}}
+              - name: boot
+                size: rest
+                content: {fit: {load: 0x40080000, compression: gzip, hash: [sha256, crc32]}}
+
+            """)
+        let r = try flashsmith("build", board, "-o", dir.file("out"))
+        try #require(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("n: 4 MiB NOR at 0x8000000, 64 KiB sectors (64)"), "\(r.out)")
+        #expect(r.out.contains("boots: bootm 0x8010000#conf-1\n"), "a FIT with a DTB boots with it: \(r.out)")
+        #expect(!FileManager.default.fileExists(atPath: dir.file("out/n.oob.img")), "NOR has no OOB image")
+        #expect(try String(contentsOfFile: dir.file("out/fw_env.config"), encoding: .utf8).contains("/dev/mtd0\t0x0\t0x10000\t0x10000\n"))
+        let cmd = try String(contentsOfFile: dir.file("out/flash.cmd"), encoding: .utf8)
+        #expect(cmd.contains("protect off 0x8010000 +0x3f0000 || exit\nerase 0x8010000 +0x3f0000 || exit\ncp.b ${loadaddr} 0x8010000 ${filesize} || exit\n"), "\(cmd)")
+        guard let mkimage = which("mkimage") else { return }
+        let l = try run(mkimage, ["-l", dir.file("out/boot.img")]).out
+        for line in ["Image 0 (kernel)", "Compression:  gzip compressed", "Image 1 (fdt-1)", "Type:         Flat Device Tree", "FDT:          fdt-1"] {
+            #expect(l.contains(line), "mkimage -l lacks '\(line)':\n\(l)")
+        }
+        #expect(!l.contains("ramdisk"), "no rootfs named, so no ramdisk: \(l)")
+        #expect(l.components(separatedBy: "Hash algo:    crc32").count - 1 == 2, "\(l)")
+    }
+
+    @Test(arguments: [
+        ("kernel: ${sysroot}/boot/vmlinuz-*\n", "kernel: '${sysroot}/boot/vmlinuz-*' names ${sysroot}, and the board has no sysroot:"),
+        ("sysroot: nowhere\nkernel: ${sysroot}/boot/vmlinuz-*\ncontent: {fit: {load: 0x1000}}\n", "kernel: nothing matches"),
+        ("kernel: x/${sysroot}/vmlinuz\nsysroot: s\n", "${sysroot} can only start a path"),
+        ("flash: {type: nor, erase-block: 64KiB, chip: 1MiB, ecc: bch8}\n", "NOR has no ECC in the OOB (ecc: bch8)"),
+        ("flash: {type: norx, erase-block: 64KiB, chip: 1MiB}\n", "type: expected nand or nor"),
+        ("content: {uimage: {entry: 0x1000}}\n", "uimage: the kernel's load address (load: 0x…) is missing"),
+        ("content: {fit: {load: 0x1000, compression: xz}}\n", "compression: expected none or gzip"),
+        ("content: {fit: {load: 0x1000, ramdisks: true}}\n", "fit: unknown key 'ramdisks'"),
+        ("content: {fit: {load: 0x1000}}\n", "its content is the board's kernel, and the board names none"),
+    ])
+    func mistakesAreNamed(snippet: String, expected: String) throws {
+        guard filesAvailable(flashsmithPath) else { return }
+        let dir = try TempDir()
+        var yaml = "name: e\n"
+        var flash = "flash: {page: 2KiB, oob: 64, erase-block: 128KiB, chip: 8MiB}\n"
+        var content = ""
+        for line in snippet.split(separator: "\n") {
+            if line.hasPrefix("flash:") { flash = line + "\n" } else if line.hasPrefix("content:") { content = "    " + line + "\n" } else { yaml += line + "\n" }
+        }
+        yaml += flash + "partitions:\n  - name: boot\n    size: 1MiB\n" + content + "  - {name: data, size: rest}\n"
+        let board = try dir.write("board.yaml", yaml)
+        let r = try flashsmith("build", board, "-o", dir.file("out"))
+        #expect(r.status != 0)
+        #expect(r.err.contains(expected) && r.err.contains(board), "\(r.err)")
+        #expect(r.err.split(separator: "\n").count == 1, "one line: \(r.err)")
+        #expect(!FileManager.default.fileExists(atPath: dir.file("out")))
+    }
+}
