@@ -822,8 +822,8 @@ def default_board_inputs(ctx: Ctx) -> tuple[Path, Path, Path]:
 \timages {{
 \t\tkernel {{
 \t\t\tdescription = "{kernel.name}";
-\t\t\tdata = /incbin/("{kernel.resolve()}");
-\t\t\ttype = "kernel"; arch = "arm64"; os = "linux"; compression = "none";
+\t\t\tdata = /incbin/("{peer_out}.tmp/Image.gz");
+\t\t\ttype = "kernel"; arch = "arm64"; os = "linux"; compression = "gzip";
 \t\t\tload = <0x40400000>; entry = <0x40400000>;
 \t\t\thash-1 {{ algo = "sha256"; }};
 \t\t}};
@@ -868,6 +868,7 @@ image qemu-arm64.img {
 @row("board-qemu", runs=5, help="the default board (layouts/qemu-arm64): flashsmith build vs a script of fakeroot+cpio+gzip, mkimage -f, mkenvimage, mkimage -T script, genimage")
 def _board_qemu(ctx: Ctx) -> Row:
     d, sysroot, repo = default_board_inputs(ctx)
+    kernel = sorted((sysroot / "boot").glob("vmlinuz-*"))[-1].resolve()
     fs, peer = ctx.file("flashsmith"), ctx.file("peer")
     os.environ["SOURCE_DATE_EPOCH"] = "1700000000"
 
@@ -895,9 +896,9 @@ def _board_qemu(ctx: Ctx) -> Row:
     return Row(
         commands=[
             Cmd("flashsmith", [ctx.flashsmith, "build", str(repo / "layouts" / "qemu-arm64"), "-o", fs, "--sysroot", str(sysroot)]),
-            Cmd("peer-script", ["sh", str(Path(__file__).resolve().parent / "peers" / "board-qemu.sh"), peer, str(d), str(repo), str(sysroot)]),
+            Cmd("peer-script", ["sh", str(Path(__file__).resolve().parent / "peers" / "board-qemu.sh"), peer, str(d), str(repo), str(sysroot), str(kernel)]),
         ],
-        describe="64 MiB NOR: env + FIT (31 MiB arm64 kernel + ~1 MiB cpio.gz rootfs, sha256); the peers get the .its, env, genimage.cfg typed for them",
+        describe="64 MiB NOR: env + FIT (31 MiB arm64 kernel gzip -9'd + ~1 MiB cpio.gz rootfs, sha256); the peers get the .its, env, genimage.cfg typed for them",
         check=check,
     )
 

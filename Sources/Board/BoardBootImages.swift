@@ -80,6 +80,15 @@ enum BoardBootImages {
         return nil
     }
 
+    /// gzip on every core (deterministic: the same bytes whatever the core count), level 9.
+    static func gzip(_ input: String, to output: String) throws {
+        let out = try AtomicFile(destination: output, durable: false)
+        let z = try ParallelGzip(descriptor: out.descriptor, path: output, level: 9)
+        try FileIO.forEachChunk(input, offset: 0, count: try FileIO.size(of: input)) { try z.write($0) }
+        try z.finish()
+        try out.commit()
+    }
+
     /// The board's kernel, resolved, and its architecture (`arch:` in board.yaml wins).
     static func kernel(_ b: BoardLayout, partition p: BoardLayout.Partition) throws -> (path: String, arch: String) {
         guard let k = b.kernel else { throw Failure(message: "\(b.source):\(p.line): partition '\(p.name)': its content is the board's kernel, and the board names none (kernel: …)") }
@@ -127,7 +136,7 @@ enum BoardBootImages {
         var kernelData = k.path
         if c.gzip {
             kernelData = absolute("\(work)/kernel.gz")
-            try RawCompressor.compress(k.path, algorithm: .gzip, output: kernelData)
+            try gzip(k.path, to: kernelData)
         }
         let withRamdisk = c.ramdisk ?? (initramfs != nil && !b.hasUBIRootfs)
         if withRamdisk && initramfs == nil {
@@ -166,7 +175,7 @@ enum BoardBootImages {
         var data = k.path
         if c.gzip {
             data = "\(work)/kernel.gz"
-            try RawCompressor.compress(k.path, algorithm: .gzip, output: data)
+            try gzip(k.path, to: data)
         }
         guard let arch = UImageTables.lookup(UImageTables.arch, k.arch) else { throw Failure(message: "\(b.source): arch \(k.arch): not one of U-Boot's") }
         let params = UImage.Parameters(

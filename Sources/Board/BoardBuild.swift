@@ -262,29 +262,33 @@ public enum BoardBuild {
         return a
     }
 
+    /// The U-Boot script: each partition fetched and written only while every step before it has
+    /// succeeded (U-Boot 2023.01's hush does not stop a sourced script on `exit`), the outcome said
+    /// at the end. NOR: `erase`/`cp.b` over `+${filesize}` (whole sectors, as U-Boot rounds them), so
+    /// nothing past the image is touched.
     static func flashScript(_ b: BoardLayout, built: [Built]) -> String {
         var s = "# flash.cmd: installs board \(b.name) over TFTP (flashsmith build; `source` its flash.scr).\n"
         if b.flash.kind == .nand {
             s += "# Each partition: tftpboot, nand erase.part, nand write (U-Boot skips bad blocks within the partition).\n"
         } else {
-            s += "# Each partition: tftpboot, then unprotect, erase and copy its sectors of the mapped NOR.\n"
+            s += "# Each partition: tftpboot, then unprotect, erase and copy the sectors the image needs.\n"
         }
-        s += "setenv mtdids \(b.flash.ubootDevice)=\(b.flash.mtdID)\nsetenv mtdparts \(b.mtdparts)\n"
+        s += "# A step that fails skips the rest; fs_failed names the partition.\n"
+        s += "setenv fs_failed\nsetenv mtdids \(b.flash.ubootDevice)=\(b.flash.mtdID)\nsetenv mtdparts \(b.mtdparts)\n"
         for x in built {
             let file = Manifest.nameOf(x.image)
-            s += "echo flashing \(x.partition.name) (\(x.bytes) bytes, \(hex(x.partition.size)) partition)\n"
-            s += "tftpboot ${loadaddr} \(file) || exit\n"
+            var steps = ["tftpboot ${loadaddr} \(file)"]
             if let a = mapped(b, x.partition) {
-                s += "protect off \(hex(a)) +\(hex(x.partition.size)) || exit\n"
-                s += "erase \(hex(a)) +\(hex(x.partition.size)) || exit\n"
-                s += "cp.b ${loadaddr} \(hex(a)) ${filesize} || exit\n"
+                steps += ["protect off \(hex(a)) +${filesize}", "erase \(hex(a)) +${filesize}", "cp.b ${loadaddr} \(hex(a)) ${filesize}"]
             } else {
-                s += "nand erase.part \(x.partition.name) || exit\n"
                 // UBI: all-0xff pages are not written (write.trimffs), so UBI sees them as erased.
-                s += "nand \(x.isUBI ? "write.trimffs" : "write") ${loadaddr} \(x.partition.name) ${filesize} || exit\n"
+                steps += ["nand erase.part \(x.partition.name)", "nand \(x.isUBI ? "write.trimffs" : "write") ${loadaddr} \(x.partition.name) ${filesize}"]
             }
+            s += "if test -z \"${fs_failed}\"; then echo flashing \(x.partition.name) (\(x.bytes) bytes, \(hex(x.partition.size)) partition); fi\n"
+            s += "if test -z \"${fs_failed}\" && " + steps.joined(separator: " && ") + "; then true; else setenv fs_failed \(x.partition.name); fi\n"
         }
-        return s + "echo flashsmith: \(b.name) flashed\n"
+        s += "if test -z \"${fs_failed}\"; then echo flashsmith: \(b.name) flashed; else echo flashsmith: flashing \(b.name) FAILED at ${fs_failed}; fi\n"
+        return s
     }
 
     /// The chip's main area: 0xff, each partition's image at its offset, blocks known bad skipped.

@@ -4,7 +4,7 @@ import TestSupport
 
 extension E2E {
     /// The default board, `layouts/qemu-arm64`: `flashsmith build` writes the 64 MiB NOR chip image
-    /// (env at 0, FIT of Debian's arm64 kernel + the board's rootfs as initramfs at 0x40000) and
+    /// (env at 0, FIT of Debian's arm64 kernel (gzip) + the board's rootfs as initramfs at 0x40000) and
     /// `flashsmith boot` starts QEMU virt with Debian's qemu_arm64 U-Boot on it as pflash bank 1. U-Boot
     /// loads the env Flashsmith wrote, runs its derived bootcmd (`bootm 0x4040000#conf-1 … ${fdtcontroladdr}`)
     /// from flash, checks both sha256 hashes, and the kernel runs the rootfs to the board's marker.
@@ -51,7 +51,7 @@ extension E2E {
             // The FIT, as mkimage reads it: the kernel at its load address and the rootfs as ramdisk.
             let l = try run("mkimage", ["-l", "\(out)/fit.img"])
             for line in [
-                "Image 0 (kernel)", "Description:  vmlinuz-\(kernel.release)", "Type:         Kernel Image", "Architecture: AArch64",
+                "Image 0 (kernel)", "Description:  vmlinuz-\(kernel.release)", "Type:         Kernel Image", "Architecture: AArch64", "Compression:  gzip compressed",
                 "Load Address: 0x40400000", "Image 1 (ramdisk)", "Type:         RAMDisk Image", "Default Configuration: 'conf-1'",
                 "Kernel:       kernel", "Init Ramdisk: ramdisk",
             ] {
@@ -85,7 +85,7 @@ extension E2E {
                 "Loading Environment from Flash... OK", "flashsmith: environment of board qemu-arm64 loaded (bootdelay=0)",
                 "## Loading kernel from FIT Image at 04040000 ...", "Using 'conf-1' configuration", "Trying 'kernel' kernel subimage",
                 "Load Address: 0x40400000", "## Loading ramdisk from FIT Image at 04040000 ...", "Trying 'ramdisk' ramdisk subimage",
-                "Loading Kernel Image", "Loading Ramdisk to", "Starting kernel ...", Self.marker,
+                "Compression:  gzip compressed", "Uncompressing Kernel Image", "Loading Ramdisk to", "Starting kernel ...", Self.marker,
             ] {
                 #expect(q.contains(line), "'\(line)' missing: \(ctx)")
             }

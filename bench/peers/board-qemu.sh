@@ -1,12 +1,12 @@
 #!/bin/sh
 # The peer tools doing what `flashsmith build layouts/qemu-arm64` does (bench row board-qemu):
 # the rootfs under fakeroot (skeleton, overlay, busybox and its links, device table; find | cpio |
-# gzip -6), the FIT (mkimage -f), the env (mkenvimage), the flashing script (mkimage -T script) and
+# gzip -6), the kernel gzip -9'd, the FIT (mkimage -f), the env (mkenvimage), the flashing script (mkimage -T script) and
 # the 64 MiB NOR chip image (genimage). Inputs the peers need typed by hand (the .its, the env with
 # bootcmd/bootargs/mtdparts written out, genimage.cfg, flash.cmd, the applet list) are in INPUTS.
-# Usage: board-qemu.sh OUT INPUTS REPO SYSROOT
+# Usage: board-qemu.sh OUT INPUTS REPO SYSROOT KERNEL
 set -e
-OUT=$1 IN=$2 REPO=$3 SYSROOT=$4
+OUT=$1 IN=$2 REPO=$3 SYSROOT=$4 KERNEL=$5
 rm -rf "$OUT" "$OUT.tmp"
 mkdir -p "$OUT" "$OUT.tmp/root" "$OUT.tmp/empty"
 R=$OUT.tmp/root
@@ -19,6 +19,7 @@ fakeroot -- sh -e -c "
   sh '$(dirname "$0")/makedevs.sh' '$R' '$REPO/rootfs-skeletons/base/device_table.txt'
   cd '$R' && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -6 > '$OUT/rootfs.cpio.gz'
 "
+gzip -9 -n -c "$KERNEL" > "$OUT.tmp/Image.gz"
 mkimage -f "$IN/fit.its" "$OUT/fit.img" > /dev/null
 mkenvimage -s 0x40000 -o "$OUT/env.img" "$IN/env.txt"
 mkimage -A arm -O linux -T script -C none -n "flash qemu-arm64" -d "$IN/flash.cmd" "$OUT/flash.scr" > /dev/null
