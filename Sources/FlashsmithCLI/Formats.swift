@@ -1,3 +1,4 @@
+import Board
 import FlashsmithCore
 import BootImage
 import DeviceTree
@@ -15,4 +16,5 @@ let registeredFormats: [any InspectableFormat.Type] = [
     RootFSArchiveFormat.self,
     UBIFormat.self,
     NANDRawFormat.self,
+    FlashImageFormat.self,
 ]

@@ -66,6 +66,9 @@ extension E2E {
             let fit = try Data(contentsOf: URL(fileURLWithPath: "\(out)/fit.img"))
             #expect(chip[0x40000..<(0x40000 + fit.count)] == fit, "the FIT is not at 0x40000 in the chip image")
             #expect(chip[(0x40000 + fit.count)...].allSatisfy { $0 == 0xFF }, "erased flash after the FIT should be 0xff")
+            let ins = try flashsmith("inspect", "\(out)/qemu-arm64.img", "--json")
+            let found = (try JSONSerialization.jsonObject(with: Data(ins.stdout)) as? [String: Any])?["found"] as? [[String: Any]] ?? []
+            #expect(found.map { "\($0["kind"] ?? "")@\($0["offset"] ?? "")" } == ["uboot-env@0", "fit@262144"], "inspect of the chip image: \(ins.out)\(ins.err)")
             let config = try dir.write("fw_env.config", "\(out)/qemu-arm64.img 0x0 0x40000 0x40000\n")
             let env = try run("fw_printenv", ["-c", config])
             #expect(env.status == 0, "fw_printenv: \(env.err)")

@@ -1,0 +1,132 @@
+import BootImage
+import Flash
+import FlashsmithCore
+
+/// The `inspect` registry entry for raw flash images without OOB (a chip's main area, as `flashsmith
+/// build` writes NAME.img, `nanddump --omitoob` reads, or a NOR bank is dumped): nothing in such an
+/// image says "flash", so it is recognised by what lies on its erase-block boundaries. Every 64 KiB
+/// boundary is looked at:
+/// ```
+/// "UBI#" EC header with a good CRC ........ UBI (a run of PEBs; PEB size from the spacing)
+/// uImage header with a good header CRC .... uImage (name, type, size)
+/// FDT header (0xd00dfeed) of sane size .... FIT or device tree (totalsize)
+/// CRC-32 of a U-Boot env (single or redundant layout, 8 KiB … 256 KiB) ... environment
+/// ```
+/// and it is claimed when the size is whole 64 KiB blocks, at least 256 KiB, and something was found.
+/// Registered last: a file that is one of those formats from its first byte is that format.
+public enum FlashImageFormat: InspectableFormat {
+    public static let name = "flash-image"
+    public static let summary = "raw flash image without OOB (partitions found on erase-block boundaries)"
+
+    static let step = 64 << 10
+    static let envSizes = [0x2000, 0x4000, 0x8000, 0x10000, 0x20000, 0x40000]
+
+    struct Found {
+        var offset: Int
+        var kind: String
+        var size: Int
+        var detail: String
+    }
+
+    public static func probe(path: String, prefix: [UInt8], fileSize: Int) -> FormatDescription? {
+        guard fileSize >= 256 << 10, fileSize % step == 0 else { return nil }
+        var found: [Found] = []
+        // A UBI run: PEBs with EC headers of one image sequence number; the PEB size is the
+        // smallest distance between two of them (64 KiB boundaries inside PEBs have no header).
+        var ubi: (start: Int, last: Int, pebs: Int, peb: Int, seq: UInt32)?
+        func closeUBI() {
+            if let u = ubi {
+                let peb = u.pebs > 1 ? u.peb : step
+                found.append(Found(offset: u.start, kind: "ubi", size: u.last - u.start + peb, detail: "UBI: \(u.pebs) PEB(s) with EC headers\(u.pebs > 1 ? " of \(peb >> 10) KiB" : ""), image sequence \(u.seq)"))
+            }
+            ubi = nil
+        }
+        var offset = 0
+        while offset < fileSize {
+            guard let head = try? FileIO.read(path, offset: offset, count: 64) else { return nil }
+            if let ec = UBIMedia.ECHeader.decode(head) {
+                if var u = ubi, u.seq == ec.imageSeq {
+                    u.peb = u.pebs == 1 ? offset - u.last : min(u.peb, offset - u.last)
+                    u.pebs += 1
+                    u.last = offset
+                    ubi = u
+                } else {
+                    closeUBI()
+                    ubi = (offset, offset, 1, 0, ec.imageSeq)
+                }
+                offset += step
+                continue
+            }
+            if let item = identify(path: path, offset: offset, head: head, fileSize: fileSize) {
+                closeUBI()
+                found.append(item)
+                offset += max(step, (item.size + step - 1) / step * step)
+                continue
+            }
+            offset += step
+        }
+        closeUBI()
+        guard !found.isEmpty else { return nil }
+        var lines: [(String, String)] = [("size", "\(fileSize) bytes (\(fileSize >> 20) MiB)")]
+        for f in found { lines.append((hex(f.offset), f.detail)) }
+        var erased = 0
+        // How much of the image is erased (0xff), in 64 KiB blocks past what was found.
+        var block = 0
+        while block < fileSize / step {
+            let at = block * step
+            if !found.contains(where: { at >= $0.offset && at < $0.offset + $0.size }),
+               let b = try? FileIO.read(path, offset: at, count: step), b.allSatisfy({ $0 == 0xFF }) {
+                erased += 1
+            }
+            block += 1
+        }
+        lines.append(("erased", "\(erased * step) bytes in \(erased) block(s) of 64 KiB outside what is listed"))
+        let json = JSON.object([
+            ("format", .string(name)), ("size", .int(fileSize)), ("erasedBytes", .int(erased * step)),
+            ("found", .array(found.map { .object([("offset", .int($0.offset)), ("kind", .string($0.kind)), ("size", .int($0.size)), ("detail", .string($0.detail))]) })),
+        ])
+        return FormatDescription(format: name, title: "\(path): raw flash image without OOB", lines: lines, json: json)
+    }
+
+    static func identify(path: String, offset: Int, head: [UInt8], fileSize: Int) -> Found? {
+        func be32(_ i: Int) -> Int { Int(head[i]) << 24 | Int(head[i + 1]) << 16 | Int(head[i + 2]) << 8 | Int(head[i + 3]) }
+        // uImage: magic and a header CRC that checks.
+        if be32(0) == 0x2705_1956 {
+            var h = head
+            let crc = UInt32(be32(4))
+            h.replaceSubrange(4..<8, with: [0, 0, 0, 0])
+            if CRC32.zlib(h) == crc, let hdr = try? UImage.Header.decode(head) {
+                let name = String(decoding: hdr.name, as: UTF8.self)
+                return Found(offset: offset, kind: "uimage", size: 64 + Int(hdr.size), detail: "uImage '\(name)': \(hdr.typeDescription), \(hdr.size) bytes of data")
+            }
+        }
+        // Flattened device tree: a FIT or a DTB.
+        if be32(0) == 0xD00D_FEED {
+            let total = be32(4)
+            if total >= 40, offset + total <= fileSize, let blob = try? FileIO.read(path, offset: offset, count: min(total, 1 << 20)) {
+                // A FIT has an /images node: FDT_BEGIN_NODE then "images" (near the start: only the
+                // root's properties come before it).
+                let isFIT = BoardBoot.contains(blob, [0, 0, 0, 1] + Array("images\0".utf8))
+                return Found(offset: offset, kind: isFIT ? "fit" : "dtb", size: total, detail: isFIT ? "FIT, \(total) bytes" : "device tree blob, \(total) bytes")
+            }
+        }
+        // U-Boot environment: CRC-32 over the data, single (data at 4) or redundant (flag at 4, data at 5).
+        let crc = UInt32(head[0]) | UInt32(head[1]) << 8 | UInt32(head[2]) << 16 | UInt32(head[3]) << 24
+        guard crc != 0xFFFF_FFFF, crc != 0 else { return nil }
+        for size in envSizes where offset + size <= fileSize {
+            guard let env = try? FileIO.read(path, offset: offset, count: size) else { return nil }
+            for (dataStart, layout) in [(4, "single"), (5, "redundant")] where CRC32.zlib(env[dataStart...]) == crc {
+                var count = 0
+                var i = dataStart
+                while i < env.count, env[i] != 0 {
+                    while i < env.count, env[i] != 0 { i += 1 }
+                    count += 1
+                    i += 1
+                }
+                let flag = layout == "redundant" ? ", flag \(env[4])" : ""
+                return Found(offset: offset, kind: "uboot-env", size: size, detail: "U-Boot environment (\(layout) copy\(flag)), \(hex(size)) bytes, \(count) variables")
+            }
+        }
+        return nil
+    }
+}
