@@ -898,7 +898,7 @@ def _board_qemu(ctx: Ctx) -> Row:
             Cmd("flashsmith", [ctx.flashsmith, "build", str(repo / "layouts" / "qemu-arm64"), "-o", fs, "--sysroot", str(sysroot)]),
             Cmd("peer-script", ["sh", str(Path(__file__).resolve().parent / "peers" / "board-qemu.sh"), peer, str(d), str(repo), str(sysroot), str(kernel)]),
         ],
-        describe="64 MiB NOR: env + FIT (31 MiB arm64 kernel gzip -9'd + ~1 MiB cpio.gz rootfs, sha256); the peers get the .its, env, genimage.cfg typed for them",
+        describe="64 MiB NOR: env + FIT (31 MiB arm64 kernel gzip -9'd + ~1 MiB cpio.gz rootfs, sha256); gzip on every core in both (pigz for the peers); the peers get the .its, env, genimage.cfg typed for them",
         check=check,
     )
 

@@ -19,7 +19,7 @@ PACKAGES=(
   # CRIU, bundled into the migration images (from the host for amd64; arm64 comes from packages)
   criu
   # benchmarks
-  hyperfine time rhash fakeroot genimage
+  hyperfine time rhash fakeroot genimage pigz
   # process tools the tests use (pgrep)
   procps
 )

@@ -35,7 +35,7 @@ printf '%s 0x0 0x40000 0x40000\n' "$OUT/$BOARD.img" > "$OUT/chip-env.config"
 "$FS" env print -c "$OUT/chip-env.config"
 
 echo "== flashsmith boot $OUT (QEMU virt, Debian's qemu_arm64 U-Boot, TCG)"
-"$FS" boot "$OUT" --until "flashsmith: rootfs of board $BOARD up" --timeout 120 | tr -d '\r' > "$OUT/boot.log" || {
+"$FS" boot "$OUT" --until "flashsmith: rootfs of board $BOARD up" --timeout 120 </dev/null | tr -d '\r' > "$OUT/boot.log" || {
   tail -n 40 "$OUT/boot.log" >&2
   echo "main-job: the board did not come up; see $OUT/boot.log" >&2
   exit 1

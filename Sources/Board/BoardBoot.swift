@@ -42,7 +42,8 @@ public enum BoardBoot {
         let folder = outputFolder.hasPrefix("/") ? outputFolder : BoardBootImages.absolute(outputFolder)
         for i in args.indices where args[i].hasPrefix("if=") {
             args[i] = args[i].split(separator: ",", omittingEmptySubsequences: false).map { o in
-                o.hasPrefix("file=") && !o.hasPrefix("file=/") ? "file=\(folder)/\(o.dropFirst(5))" : String(o)
+                // QEMU's option syntax doubles a comma inside a value.
+                o.hasPrefix("file=") && !o.hasPrefix("file=/") ? "file=\(folder.replacing(",", with: ",,"))/\(o.dropFirst(5))" : String(o)
             }.joined(separator: ",")
             if !persist && args[i].hasPrefix("if=pflash,") { args[i] += ",snapshot=on" }
         }
@@ -50,6 +51,28 @@ public enum BoardBoot {
     }
 
     nonisolated(unsafe) static var child: pid_t = 0
+    /// The terminal's state before QEMU's stdio backend made it raw and non-blocking (QEMU puts it
+    /// back only when it exits normally): restored on every way out, the signal handler included.
+    nonisolated(unsafe) static var savedTerminal = termios()
+    nonisolated(unsafe) static var savedFlags: Int32 = -1
+    nonisolated(unsafe) static var haveTerminal = false
+
+    static func restoreTerminal() {
+        if haveTerminal { tcsetattr(0, TCSANOW, &savedTerminal) }
+        if savedFlags >= 0 { _ = fcntl(0, F_SETFL, savedFlags) }
+    }
+
+    /// SIGTERM (QEMU exits cleanly and restores what it changed), SIGKILL after a second.
+    static func stop(_ pid: pid_t, _ status: inout Int32) {
+        kill(pid, SIGTERM)
+        for _ in 0..<100 {
+            let r = waitpid(pid, &status, WNOHANG)
+            if r == pid || (r < 0 && errno != EINTR) { return }
+            usleep(10_000)
+        }
+        kill(pid, SIGKILL)
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    }
 
     /// Runs QEMU in `outputFolder`; output to `echo` (stdout) as it comes.
     public static func run(outputFolder: String, persist: Bool, until: String?, timeout: Double?, echo: @escaping ([UInt8]) -> Void) throws -> Result {
@@ -81,6 +104,19 @@ public enum BoardBoot {
         posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         let cargs = argv.map { strdup($0) } + [nil]
         defer { for a in cargs { free(a) } }
+        haveTerminal = isatty(0) == 1 && tcgetattr(0, &savedTerminal) == 0
+        savedFlags = fcntl(0, F_GETFL)
+        // SIGINT/SIGTERM/SIGHUP to flashsmith: QEMU goes first (installed before it starts, so no
+        // signal finds it running without them). A closed stdout (`boot | head`) is an error, not death.
+        signal(SIGPIPE, SIG_IGN)
+        for s in [SIGINT, SIGTERM, SIGHUP] {
+            signal(s) { sig in
+                if BoardBoot.child > 0 { kill(BoardBoot.child, SIGKILL) }
+                BoardBoot.restoreTerminal()
+                signal(sig, SIG_DFL)
+                raise(sig)
+            }
+        }
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, argv[0], &actions, &attr, cargs, environ)
         close(fds[1])
@@ -89,23 +125,13 @@ public enum BoardBoot {
             throw Failure(message: "\(argv[0]): cannot start: \(String(cString: strerror(rc)))", category: .io)
         }
         child = pid
-        // SIGINT/SIGTERM/SIGHUP to flashsmith: QEMU goes first.
-        for s in [SIGINT, SIGTERM, SIGHUP] {
-            signal(s) { sig in
-                if BoardBoot.child > 0 { kill(BoardBoot.child, SIGKILL) }
-                signal(sig, SIG_DFL)
-                raise(sig)
-            }
-        }
         var status: Int32 = 0
         var reaped = false
         defer {
-            if !reaped {
-                kill(pid, SIGKILL)
-                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-            }
+            if !reaped { stop(pid, &status) }
             child = 0
             close(fds[0])
+            restoreTerminal()
         }
         var clock = timespec()
         clock_gettime(CLOCK_MONOTONIC, &clock)
@@ -119,12 +145,20 @@ public enum BoardBoot {
         var window: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
+            // The timeout holds however much the guest prints.
+            if let timeout, now() >= timeout {
+                throw Failure(message: "boot \(outputFolder): \(until.map { "no '\($0)' within" } ?? "QEMU still running after") \(Int(timeout)) s; QEMU stopped", category: .data)
+            }
             var p = pollfd(fd: fds[0], events: Int16(POLLIN), revents: 0)
-            let wait = timeout.map { max(0, Int32((($0 - now()) * 1000).rounded(.up))) } ?? 1000
-            let r = poll(&p, 1, min(wait, 1000))
+            let wait = timeout.map { Int32(max(0, min(1000, (($0 - now()) * 1000).rounded(.up)))) } ?? 1000
+            let r = poll(&p, 1, wait)
             if r < 0 && errno != EINTR { throw Failure(message: "poll: \(FileIO.errnoText())", category: .io) }
             if r > 0 {
                 let n = read(fds[0], &buffer, buffer.count)
+                if n < 0 {
+                    if errno == EINTR || errno == EAGAIN { continue }
+                    throw Failure(message: "reading QEMU's output: \(FileIO.errnoText())", category: .io)
+                }
                 if n > 0 {
                     let chunk = Array(buffer[0..<n])
                     echo(chunk)
@@ -149,9 +183,6 @@ public enum BoardBoot {
                 reaped = true
                 let code: Int32 = status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
                 return Result(exitStatus: code, reached: false, seconds: now())
-            }
-            if let timeout, now() >= timeout {
-                throw Failure(message: "boot \(outputFolder): \(until.map { "no '\($0)' within" } ?? "QEMU still running after") \(Int(timeout)) s; QEMU stopped", category: .data)
             }
         }
     }

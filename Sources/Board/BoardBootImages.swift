@@ -37,7 +37,7 @@ enum BoardBootImages {
         return String(cString: cwd) + "/" + p
     }
 
-    /// `path` itself, or for a glob in its last component, the last match in name order.
+    /// `path` itself, or for a glob in its last component, the last match in version order.
     static func resolve(_ path: String, what: String, board b: BoardLayout) throws -> String {
         let name = Manifest.nameOf(path)
         guard name.contains("*") || name.contains("?") || name.contains("[") else {
@@ -53,8 +53,30 @@ enum BoardBootImages {
                 if n != ".", n != "..", fnmatch(name, n, 0) == 0 { matches.append(n) }
             }
         }
-        guard let last = matches.sorted().last else { throw Failure(message: "\(b.source): \(what): nothing matches '\(path)'\(hint(b))") }
+        guard let last = matches.sorted(by: versionOrder).last else { throw Failure(message: "\(b.source): \(what): nothing matches '\(path)'\(hint(b))") }
         return real("\(dir)/\(last)")
+    }
+
+    /// Names in version order, as `ls -v` sorts them: runs of digits compare as numbers
+    /// (vmlinuz-6.1.0-10 after vmlinuz-6.1.0-9).
+    static func versionOrder(_ a: String, _ b: String) -> Bool {
+        var x = Array(a.utf8)[...], y = Array(b.utf8)[...]
+        func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
+        while let c = x.first, let d = y.first {
+            if isDigit(c) && isDigit(d) {
+                let m = x.prefix { isDigit($0) }, n = y.prefix { isDigit($0) }
+                let mv = m.drop { $0 == 0x30 }, nv = n.drop { $0 == 0x30 }
+                if mv.count != nv.count { return mv.count < nv.count }
+                if !mv.elementsEqual(nv) { return mv.lexicographicallyPrecedes(nv) }
+                x = x.dropFirst(m.count)
+                y = y.dropFirst(n.count)
+            } else {
+                if c != d { return c < d }
+                x = x.dropFirst()
+                y = y.dropFirst()
+            }
+        }
+        return x.count < y.count
     }
 
     /// The file a board's input path names, links followed (a sysroot of links to packages is common).
@@ -129,8 +151,12 @@ enum BoardBootImages {
             }
             try FIT.fill(&blob, options: options)
             try FIT.write(&blob, options: options, output: image)
-            let text = String(decoding: try FileIO.readAll(path), as: UTF8.self)
-            return ("FIT from \(spec)", text.contains("ramdisk"), text.contains("fdt"))
+            // What the default configuration holds decides bootm's arguments.
+            guard let conf = try blob.string("/configurations", "default") else {
+                throw Failure(message: "\(path): the FIT has no default configuration (/configurations/default), which the derived bootcmd boots")
+            }
+            let node = "/configurations/\(conf)"
+            return ("FIT from \(spec) (configuration \(conf))", try blob.property(node, "ramdisk") != nil, try blob.property(node, "fdt") != nil)
         }
         let k = try kernel(b, partition: p)
         var kernelData = k.path
@@ -171,6 +197,9 @@ enum BoardBootImages {
 
     /// A legacy uImage of the board's kernel.
     static func uimage(_ b: BoardLayout, _ p: BoardLayout.Partition, _ c: PartitionContent.UImageContent, work: String, image: String) throws -> String {
+        guard b.deviceTrees.isEmpty else {
+            throw Failure(message: "\(b.source):\(p.line): partition '\(p.name)': a uImage carries no device tree, and the board names devicetrees: (use fit: to boot them)")
+        }
         let k = try kernel(b, partition: p)
         var data = k.path
         if c.gzip {

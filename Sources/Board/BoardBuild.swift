@@ -46,7 +46,7 @@ public enum BoardBuild {
         let staging = try AtomicFolder(destination: destination)
         chmod(staging.path, 0o755)
         let out = staging.path
-        let rootfsIndex = b.partitions.firstIndex { if case .ubi = $0.content { return true } else { return false } }
+        let rootfsIndex = b.ubiRootfsIndex
         var built: [Built] = []
         var ubiNotes: [String] = []
         var fwEnv: [String] = []
@@ -77,7 +77,8 @@ public enum BoardBuild {
                 let bytes = try FileIO.size(of: image)
                 try check(b, p, bytes: bytes)
                 bootImages[i] = (note, bytes)
-                if boot == nil { boot = BootPlan(index: i, isFIT: false, hasRamdisk: false, hasFDT: !b.deviceTrees.isEmpty) }
+                // A uImage carries no device tree: bootm gets the firmware's.
+                if boot == nil { boot = BootPlan(index: i, isFIT: false, hasRamdisk: false, hasFDT: false) }
             default: continue
             }
         }
@@ -239,12 +240,13 @@ public enum BoardBuild {
         var args: [String] = []
         if let c = b.console { args.append("console=\(c)") }
         if let e = b.extraBootargs { args.append(e) }
-        if let r = rootfsIndex, case let .ubi(vols) = b.partitions[r].content, let first = vols.first {
-            args += ["ubi.mtd=\(r)", "root=ubi0:\(first.name)", "rootfstype=ubifs", "rw"]
+        if let r = rootfsIndex, case let .ubi(vols) = b.partitions[r].content,
+           let root = vols.first(where: { if case .ubifs = $0.source { return true } else { return false } }) {
+            args += ["ubi.mtd=\(r)", "root=ubi0:\(root.name)", "rootfstype=ubifs", "rw"]
         }
-        // The kernel needs the partitions where it mounts one (NAND with UBI); a NOR board that boots
-        // a FIT with its initramfs needs none.
-        if b.flash.kind == .nand { args.append(b.mtdparts) }
+        // The kernel needs the partitions where it mounts one (UBI), and on NAND; a NOR board that
+        // boots a FIT with its initramfs needs none.
+        if b.flash.kind == .nand || rootfsIndex != nil { args.append(b.mtdparts) }
         vars.append(EnvVariable("bootargs", args.joined(separator: " ")))
         if let k = boot { vars.append(EnvVariable("bootcmd", bootCommand(b, k))) }
         return vars
@@ -284,8 +286,8 @@ public enum BoardBuild {
                 // UBI: all-0xff pages are not written (write.trimffs), so UBI sees them as erased.
                 steps += ["nand erase.part \(x.partition.name)", "nand \(x.isUBI ? "write.trimffs" : "write") ${loadaddr} \(x.partition.name) ${filesize}"]
             }
-            s += "if test -z \"${fs_failed}\"; then echo flashing \(x.partition.name) (\(x.bytes) bytes, \(hex(x.partition.size)) partition); fi\n"
-            s += "if test -z \"${fs_failed}\" && " + steps.joined(separator: " && ") + "; then true; else setenv fs_failed \(x.partition.name); fi\n"
+            s += "if test -z \"${fs_failed}\"; then echo flashing \(x.partition.name) (\(x.bytes) bytes, \(hex(x.partition.size)) partition); "
+            s += "if " + steps.joined(separator: " && ") + "; then true; else setenv fs_failed \(x.partition.name); fi; fi\n"
         }
         s += "if test -z \"${fs_failed}\"; then echo flashsmith: \(b.name) flashed; else echo flashsmith: flashing \(b.name) FAILED at ${fs_failed}; fi\n"
         return s

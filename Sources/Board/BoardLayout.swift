@@ -93,7 +93,7 @@ public struct BoardLayout: Sendable {
     public var folder: String { source.lastIndex(of: "/").map { String(source[..<$0]) } ?? "." }
     /// Where the board's kernel and target binaries come from (`sysroot:`; `${sysroot}` in paths).
     public var sysroot: String?
-    /// The kernel (`kernel:`, a glob: the last match in name order), the device trees that go into a
+    /// The kernel (`kernel:`, a glob: the last match in version order), the device trees that go into a
     /// FIT (`devicetrees:`; none: the firmware hands over its own, as QEMU and UEFI do), the rootfs
     /// spec (`rootfs:`), and the busybox added to it (`busybox:`).
     public var kernel: String?
@@ -156,6 +156,8 @@ public struct BoardLayout: Sendable {
         flash.kind = kind
         if let base = f["base"] { flash.base = try size(base, "base") }
         guard kind == .nand || eccValue == .none else { throw Failure(message: "\(path): flash: NOR has no ECC in the OOB (ecc: \(eccValue.rawValue))") }
+        guard kind == .nand || flash.base != nil else { throw fail(f, "flash: NOR needs base: (the address it is mapped at, e.g. 0x4000000): U-Boot reads and writes it there") }
+        guard kind == .nand || f["bad-blocks"] == nil else { throw fail(f, "flash: NOR has no bad blocks (bad-blocks: is for NAND)") }
         var parts: [Partition] = []
         guard let list = root["partitions"]?.sequence, !list.isEmpty else { throw Failure(message: "\(path): 'partitions:' (a list) is missing") }
         for p in list {

@@ -100,26 +100,40 @@ public enum FlashImageFormat: InspectableFormat {
                 return Found(offset: offset, kind: "uimage", size: 64 + Int(hdr.size), detail: "uImage '\(name)': \(hdr.typeDescription), \(hdr.size) bytes of data")
             }
         }
-        // Flattened device tree: a FIT or a DTB.
+        // Flattened device tree: a FIT or a DTB (a sane header: version 16 or 17, blocks inside it).
         if be32(0) == 0xD00D_FEED {
-            let total = be32(4)
-            if total >= 40, offset + total <= fileSize, let blob = try? FileIO.read(path, offset: offset, count: min(total, 1 << 20)) {
+            let total = be32(4), structs = be32(8), strings = be32(12), version = be32(20)
+            if total >= 40, offset + total <= fileSize, (16...17).contains(version), structs < total, strings <= total,
+               let blob = try? FileIO.read(path, offset: offset, count: min(total, 1 << 20)) {
                 // A FIT has an /images node: FDT_BEGIN_NODE then "images" (near the start: only the
                 // root's properties come before it).
                 let isFIT = BoardBoot.contains(blob, [0, 0, 0, 1] + Array("images\0".utf8))
                 return Found(offset: offset, kind: isFIT ? "fit" : "dtb", size: total, detail: isFIT ? "FIT, \(total) bytes" : "device tree blob, \(total) bytes")
             }
         }
-        // U-Boot environment: CRC-32 over the data, single (data at 4) or redundant (flag at 4, data at 5).
+        // U-Boot environment: CRC-32 over the data, single (data at 4) or redundant (flag at 4, data
+        // at 5). Only where the data looks like one (name=value text) is a CRC computed: one read of
+        // the largest size, the CRC carried from size to size.
         let crc = UInt32(head[0]) | UInt32(head[1]) << 8 | UInt32(head[2]) << 16 | UInt32(head[3]) << 24
         guard crc != 0xFFFF_FFFF, crc != 0 else { return nil }
-        for size in envSizes where offset + size <= fileSize {
-            guard let env = try? FileIO.read(path, offset: offset, count: size) else { return nil }
-            for (dataStart, layout) in [(4, "single"), (5, "redundant")] where CRC32.zlib(env[dataStart...]) == crc {
+        func looksLikeEnv(_ start: Int) -> Bool {
+            let text = head[start...]
+            guard let end = text.firstIndex(of: 0), end > start, let eq = text[..<end].firstIndex(of: 0x3D), eq > start else { return false }
+            return text[..<end].allSatisfy { $0 >= 0x20 && $0 < 0x7F }
+        }
+        for (dataStart, layout) in [(4, "single"), (5, "redundant")] where looksLikeEnv(dataStart) {
+            let largest = envSizes.last { offset + $0 <= fileSize } ?? 0
+            guard largest > 0, let env = try? FileIO.read(path, offset: offset, count: largest) else { continue }
+            var running: UInt32 = 0
+            var done = dataStart
+            for size in envSizes where size <= largest {
+                running = CRC32.zlib(env[done..<size], previous: running)
+                done = size
+                guard running == crc else { continue }
                 var count = 0
                 var i = dataStart
-                while i < env.count, env[i] != 0 {
-                    while i < env.count, env[i] != 0 { i += 1 }
+                while i < size, env[i] != 0 {
+                    while i < size, env[i] != 0 { i += 1 }
                     count += 1
                     i += 1
                 }

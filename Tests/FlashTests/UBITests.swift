@@ -17,7 +17,7 @@ import TestSupport
     /// Images: rootfs.bin (300 KiB), kernel.bin (1 MiB + 7), small.bin (100 bytes), made from a seed.
     static func inputs(_ dir: TempDir) throws {
         var rng = Xorshift(seed: 42)
-        for (name, size) in [("rootfs.bin", 300 << 10), ("kernel.bin", (1 << 20) + 7), ("small.bin", 100)] {
+        for (name, size) in [("rootfs.bin", 300 << 10), ("kernel.bin", (1 << 20) + 7), ("small.bin", 100), ("big.bin", (6 << 20) + 12345)] {
             _ = try dir.write(name, (0..<size).map { _ in rng.next() })
         }
     }
@@ -30,6 +30,9 @@ import TestSupport
         Case(name: "alignment 4096, erase counter 7, UBI version 1", ini: "[a]\nmode=ubi\nvol_id=3\nvol_type=static\nvol_name=aligned\nvol_alignment=4096\nimage=kernel.bin\n", options: ["-p", "128KiB", "-m", "2048", "-e", "7", "-x", "1"]),
         // (A section with mode other than ubi is skipped by both; ubinize 2.1.5 then wrongly
         // reports a duplicate volume ID 0 for it, so the case has none.)
+        // Dynamic volumes are copied a window of 32 LEBs at a time from a mapping of the input: more
+        // than one window, a partial last LEB, and an alignment that leaves a data pad.
+        Case(name: "dynamic 6 MiB (several 32-LEB windows, partial last LEB) + dynamic aligned 4096", ini: "[big]\nmode=ubi\nvol_id=0\nvol_type=dynamic\nvol_name=big\nimage=big.bin\n[al]\nmode=ubi\nvol_id=1\nvol_type=dynamic\nvol_name=aligned\nvol_alignment=4096\nimage=kernel.bin\n", options: ["-p", "128KiB", "-m", "2048", "-s", "512"]),
         Case(name: "NOR-like: 64 KiB blocks, 1-byte I/O", ini: "; comment\n[Env]\nmode = ubi\nvol_id = 0\nvol_name = \"env\"  \nvol_size = 0x10000\nimage = small.bin\n", options: ["-p", "64KiB", "-m", "1"]),
     ]
 

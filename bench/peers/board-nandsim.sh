@@ -13,9 +13,9 @@ R=$OUT.tmp/root
 fakeroot -- sh -e -c "
   cp -a '$REPO/rootfs-skeletons/base/tree/.' '$R/'
   mkdir -p '$R/usr/bin' '$R/usr/sbin'
-  cp /bin/busybox '$R/bin/busybox'
-  cd '$R' && while read a; do [ -e \"\$a\" ] || [ -L \"\$a\" ] || ln -s /bin/busybox \"\$a\"; done < '$IN/applets.txt'
   cp -a '$REPO/layouts/nandsim/rootfs-overlay/.' '$R/'
+  cp /bin/busybox '$R/bin/busybox'
+  cd '$R' && while read -r a; do [ -e \"\$a\" ] || [ -L \"\$a\" ] || ln -s /bin/busybox \"\$a\"; done < '$IN/applets.txt'
   sh '$(dirname "$0")/makedevs.sh' '$R' '$REPO/rootfs-skeletons/base/device_table.txt' '$REPO/layouts/nandsim/device_table.txt'
   mkfs.ubifs -m 2048 -e 129024 -c 926 -x lzo -F -r '$R' -o '$OUT.tmp/rootfs.ubifs'
 "

@@ -30,6 +30,10 @@ struct BootCommand: ParsableCommand {
     @Flag(name: .long, help: "Print the QEMU command line (run in OUTDIR) and exit.")
     var print = false
 
+    func validate() throws {
+        if let timeout, !(timeout.isFinite && timeout > 0 && timeout <= 86_400) { throw ValidationError("--timeout: expected seconds between 0 and 86400, found \(timeout)") }
+    }
+
     func run() throws {
         if print {
             try FlashsmithCLI.output(try BoardBoot.arguments(outputFolder: output, persist: persist).joined(separator: " ") + "\n")

@@ -27,6 +27,7 @@ struct BuildCommand: ParsableCommand {
     func run() throws {
         // --sysroot (from the layer options) replaces the board's sysroot: (${sysroot} in board.yaml).
         var b = try BoardLayout.load(board, sysroot: layers.sysroot == "/" ? nil : layers.sysroot)
+        if b.flash.kind == .nor, !(badBlocks?.blocks ?? []).isEmpty { throw ValidationError("--bad-blocks: board \(b.name) is NOR, which has no bad blocks") }
         for v in badBlocks?.blocks ?? [] {
             guard v < b.flash.blocks else { throw ValidationError("--bad-blocks: block \(v) is past the chip's \(b.flash.blocks) blocks") }
             b.badBlocks.insert(v)
