@@ -798,7 +798,7 @@ def _oob_bch8(ctx: Ctx) -> Row:
 # Whole boards
 
 
-def default_board_inputs(ctx: Ctx) -> tuple[Path, Path, Path]:
+def default_board_inputs(ctx: Ctx, gzip: bool = False) -> tuple[Path, Path, Path, Path]:
     """The default board's sysroot (Debian's arm64 kernel and busybox-static, fetched by
     scripts/fetch-sysroot.sh when missing), and what the peer script needs typed by hand, generated
     once from a reference `flashsmith build` outside the timed region: the .its, the env text with
@@ -808,11 +808,21 @@ def default_board_inputs(ctx: Ctx) -> tuple[Path, Path, Path]:
     sysroot = repo / ".build" / "sysroot-arm64"
     if not (sysroot / "bin" / "busybox").exists():
         subprocess.run([str(repo / "scripts" / "fetch-sysroot.sh"), "arm64", str(sysroot), ctx.flashsmith, "busybox-static", "linux-image-arm64"], check=True)
-    d = ctx.inputs / "board-qemu"
+    d = ctx.inputs / ("board-qemu-gzip" if gzip else "board-qemu")
     shutil.rmtree(d, ignore_errors=True)
     d.mkdir(parents=True)
+    # The board as shipped (kernel uncompressed in the FIT), or the same board with `compression: gzip`.
+    layout = repo / "layouts" / "qemu-arm64"
+    if gzip:
+        layout = d / "layout"
+        shutil.copytree(repo / "layouts" / "qemu-arm64", layout, symlinks=True)
+        text = (layout / "board.yaml").read_text()
+        text = text.replace("sysroot: ../../.build/sysroot-arm64", f"sysroot: {sysroot}")
+        text = text.replace("        # compression: gzip ", "        compression: gzip   ")
+        assert "        compression: gzip   " in text
+        (layout / "board.yaml").write_text(text)
     ref = d / "reference"
-    subprocess.run([ctx.flashsmith, "build", str(repo / "layouts" / "qemu-arm64"), "-o", str(ref), "--sysroot", str(sysroot)], check=True, capture_output=True)
+    subprocess.run([ctx.flashsmith, "build", str(layout), "-o", str(ref), "--sysroot", str(sysroot)], check=True, capture_output=True)
     kernel = sorted((sysroot / "boot").glob("vmlinuz-*"))[-1]
     peer_out = ctx.work / "peer"
     (d / "fit.its").write_text(f"""/dts-v1/;
@@ -822,8 +832,8 @@ def default_board_inputs(ctx: Ctx) -> tuple[Path, Path, Path]:
 \timages {{
 \t\tkernel {{
 \t\t\tdescription = "{kernel.name}";
-\t\t\tdata = /incbin/("{peer_out}.tmp/Image.gz");
-\t\t\ttype = "kernel"; arch = "arm64"; os = "linux"; compression = "gzip";
+\t\t\tdata = /incbin/("{str(peer_out) + '.tmp/Image.gz' if gzip else kernel.resolve()}");
+\t\t\ttype = "kernel"; arch = "arm64"; os = "linux"; compression = "{'gzip' if gzip else 'none'}";
 \t\t\tload = <0x40400000>; entry = <0x40400000>;
 \t\t\thash-1 {{ algo = "sha256"; }};
 \t\t}};
@@ -862,12 +872,11 @@ image qemu-arm64.img {
 """)
     applets = subprocess.run([ctx.flashsmith, "rootfs", "applets", str(sysroot / "bin" / "busybox")], capture_output=True, text=True, check=True).stdout
     (d / "applets.txt").write_text("".join(a + "\n" for a in applets.split() if a != "bin/busybox"))
-    return d, sysroot, repo
+    return d, sysroot, repo, layout
 
 
-@row("board-qemu", runs=5, help="the default board (layouts/qemu-arm64): flashsmith build vs a script of fakeroot+cpio+gzip, mkimage -f, mkenvimage, mkimage -T script, genimage")
-def _board_qemu(ctx: Ctx) -> Row:
-    d, sysroot, repo = default_board_inputs(ctx)
+def board_qemu_row(ctx: Ctx, gzip: bool) -> Row:
+    d, sysroot, repo, layout = default_board_inputs(ctx, gzip)
     kernel = sorted((sysroot / "boot").glob("vmlinuz-*"))[-1].resolve()
     fs, peer = ctx.file("flashsmith"), ctx.file("peer")
     os.environ["SOURCE_DATE_EPOCH"] = "1700000000"
@@ -895,12 +904,22 @@ def _board_qemu(ctx: Ctx) -> Row:
 
     return Row(
         commands=[
-            Cmd("flashsmith", [ctx.flashsmith, "build", str(repo / "layouts" / "qemu-arm64"), "-o", fs, "--sysroot", str(sysroot)]),
-            Cmd("peer-script", ["sh", str(Path(__file__).resolve().parent / "peers" / "board-qemu.sh"), peer, str(d), str(repo), str(sysroot), str(kernel)]),
+            Cmd("flashsmith", [ctx.flashsmith, "build", str(layout), "-o", fs, "--sysroot", str(sysroot)]),
+            Cmd("peer-script", ["sh", str(Path(__file__).resolve().parent / "peers" / "board-qemu.sh"), peer, str(d), str(repo), str(sysroot), str(kernel) if gzip else ""]),
         ],
-        describe="64 MiB NOR: env + FIT (31 MiB arm64 kernel gzip -9'd + ~1 MiB cpio.gz rootfs, sha256); gzip on every core in both (pigz for the peers); the peers get the .its, env, genimage.cfg typed for them",
+        describe=("64 MiB NOR: env + FIT (31 MiB arm64 kernel " + ("gzip -9'd" if gzip else "uncompressed") + " + ~1 MiB cpio.gz rootfs, sha256); gzip on every core in both (pigz for the peers); the peers get the .its, env, genimage.cfg typed for them"),
         check=check,
     )
+
+
+@row("board-qemu", runs=5, help="the default board (layouts/qemu-arm64): flashsmith build vs a script of fakeroot+cpio+pigz, mkimage -f, mkenvimage, mkimage -T script, genimage")
+def _board_qemu(ctx: Ctx) -> Row:
+    return board_qemu_row(ctx, gzip=False)
+
+
+@row("board-qemu-gzip", runs=5, help="the default board with compression: gzip for the kernel: the same, plus pigz -9 of the kernel for the peers")
+def _board_qemu_gzip(ctx: Ctx) -> Row:
+    return board_qemu_row(ctx, gzip=True)
 
 
 @row("board-nandsim", runs=5, help="the nandsim board (128 MiB NAND, UBIFS rootfs): flashsmith build (OOB image included) vs fakeroot+mkfs.ubifs, ubinize, mkenvimage, mkimage -T script, genimage")
