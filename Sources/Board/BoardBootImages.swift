@@ -138,7 +138,7 @@ enum BoardBootImages {
     }
 
     /// Writes the FIT for `p` to `image`; returns its note for the report and the configuration's contents.
-    static func fit(_ b: BoardLayout, _ p: BoardLayout.Partition, _ c: PartitionContent.FITContent, initramfs: String?, work: String, image: String) throws -> (note: String, hasRamdisk: Bool, hasFDT: Bool) {
+    static func fit(_ b: BoardLayout, _ p: BoardLayout.Partition, _ c: PartitionContent.FITContent, initramfs: String?, work: String, image: String) throws -> (note: String, hasRamdisk: Bool, hasFDT: Bool, configuration: String) {
         var options = FIT.BuildOptions()
         options.timestamp = epoch
         if let spec = c.spec {
@@ -156,7 +156,7 @@ enum BoardBootImages {
                 throw Failure(message: "\(path): the FIT has no default configuration (/configurations/default), which the derived bootcmd boots")
             }
             let node = "/configurations/\(conf)"
-            return ("FIT from \(spec) (configuration \(conf))", try blob.property(node, "ramdisk") != nil, try blob.property(node, "fdt") != nil)
+            return ("FIT from \(spec) (configuration \(conf))", try blob.property(node, "ramdisk") != nil, try blob.property(node, "fdt") != nil, conf)
         }
         let k = try kernel(b, partition: p)
         var kernelData = k.path
@@ -192,7 +192,7 @@ enum BoardBootImages {
         try FIT.fill(&blob, options: options)
         try FIT.write(&blob, options: options, output: image)
         let parts = ["kernel \(Manifest.nameOf(k.path)) (\(k.arch)\(c.gzip ? ", gzip" : ""), load \(hex(c.load)))"] + fdts.map { $0 } + (withRamdisk ? ["ramdisk rootfs.cpio.gz"] : [])
-        return ("FIT: " + parts.joined(separator: ", ") + ", " + c.hashes.joined(separator: "+"), withRamdisk, !fdts.isEmpty)
+        return ("FIT: " + parts.joined(separator: ", ") + ", " + c.hashes.joined(separator: "+"), withRamdisk, !fdts.isEmpty, "conf-1")
     }
 
     /// A legacy uImage of the board's kernel.

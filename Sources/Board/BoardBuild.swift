@@ -70,7 +70,7 @@ public enum BoardBuild {
                 let bytes = try FileIO.size(of: image)
                 try check(b, p, bytes: bytes)
                 bootImages[i] = (r.note, bytes)
-                if boot == nil { boot = BootPlan(index: i, isFIT: true, hasRamdisk: r.hasRamdisk, hasFDT: r.hasFDT) }
+                if boot == nil { boot = BootPlan(index: i, isFIT: true, hasRamdisk: r.hasRamdisk, hasFDT: r.hasFDT, configuration: r.configuration) }
             case let .uimage(c):
                 o.progress("uImage for \(p.name)")
                 let note = try BoardBootImages.uimage(b, p, c, work: work, image: image)
@@ -209,6 +209,8 @@ public enum BoardBuild {
         var isFIT: Bool
         var hasRamdisk: Bool
         var hasFDT: Bool
+        /// The FIT configuration bootm names (the FIT's default).
+        var configuration = "conf-1"
     }
 
     /// The address a partition is mapped at (NOR with a base), else nil.
@@ -227,7 +229,7 @@ public enum BoardBuild {
             prefix = "\(b.flash.kind == .nand ? "nand" : "mtd") read ${loadaddr} \(p.name) && "
         }
         if k.isFIT {
-            let image = "\(at)#conf-1"
+            let image = "\(at)#\(k.configuration)"
             return prefix + (k.hasFDT ? "bootm \(image)" : "bootm \(image) \(k.hasRamdisk ? image : "-") ${fdtcontroladdr}")
         }
         return prefix + (k.hasFDT ? "bootm \(at)" : "bootm \(at) - ${fdtcontroladdr}")

@@ -219,6 +219,39 @@ import TestSupport
         #expect(l.components(separatedBy: "Hash algo:    crc32").count - 1 == 2, "\(l)")
     }
 
+    /// A FIT from its own spec (the boot-image issue's YAML): what its default configuration holds
+    /// decides bootm's arguments (no ramdisk: "-"; no fdt: the firmware's tree).
+    @Test func fitFromItsOwnSpec() throws {
+        guard filesAvailable(flashsmithPath) else { return }
+        let dir = try TempDir()
+        let k = try Self.fakeArm64Kernel(dir)
+        _ = try dir.write("env.txt", "bootdelay=0\n")
+        _ = try dir.write("boot.yaml", """
+            description: a kernel alone, described by hand
+            images:
+              linux: {type: kernel, arch: arm64, os: linux, load: 0x40080000, entry: 0x40080000, data: \(k), hash: sha1}
+            configurations:
+              default: only
+              only: {kernel: linux, description: "fdt and ramdisk nowhere"}
+
+            """)
+        let board = try dir.write("board.yaml", """
+            name: s
+            flash: {type: nor, base: 0x8000000, erase-block: 64KiB, chip: 4MiB}
+            partitions:
+              - {name: env, size: 64KiB, content: {env: env.txt}}
+              - {name: boot, size: rest, content: {fit: boot.yaml}}
+
+            """)
+        let r = try flashsmith("build", board, "-o", dir.file("out"))
+        try #require(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("boot: FIT from boot.yaml (configuration only)"), "\(r.out)")
+        #expect(r.out.contains("boots: bootm 0x8010000#only - ${fdtcontroladdr}\n"), "the FIT's own default configuration: \(r.out)")
+        guard let mkimage = which("mkimage") else { return }
+        let l = try run(mkimage, ["-l", dir.file("out/boot.img")]).out
+        #expect(l.contains("Image 0 (linux)") && l.contains("Default Configuration: 'only'") && l.contains("Hash algo:    sha1"), "\(l)")
+    }
+
     @Test func theKernelGlobTakesTheNewestVersion() throws {
         guard filesAvailable(flashsmithPath) else { return }
         let dir = try TempDir()
