@@ -75,7 +75,7 @@ public enum BoardBoot {
     }
 
     /// Runs QEMU in `outputFolder`; output to `echo` (stdout) as it comes.
-    public static func run(outputFolder: String, persist: Bool, until: String?, timeout: Double?, echo: @escaping ([UInt8]) -> Void) throws -> Result {
+    public static func run(outputFolder: String, persist: Bool, until: String?, timeout: Double?, echo: ([UInt8]) throws -> Void) throws -> Result {
         var argv = try arguments(outputFolder: outputFolder, persist: persist)
         guard let exe = ExternalTool.which(argv[0]) else {
             throw Failure(message: "\(argv[0]): not found on PATH (Debian: apt-get install qemu-system-arm)", category: .io)
@@ -100,6 +100,8 @@ public enum BoardBoot {
         posix_spawnattr_setsigmask(&attr, &none)
         var all = sigset_t()
         sigfillset(&all)
+        sigdelset(&all, SIGKILL)
+        sigdelset(&all, SIGSTOP)
         posix_spawnattr_setsigdefault(&attr, &all)
         posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         let cargs = argv.map { strdup($0) } + [nil]
@@ -107,7 +109,8 @@ public enum BoardBoot {
         haveTerminal = isatty(0) == 1 && tcgetattr(0, &savedTerminal) == 0
         savedFlags = fcntl(0, F_GETFL)
         // SIGINT/SIGTERM/SIGHUP to flashsmith: QEMU goes first (installed before it starts, so no
-        // signal finds it running without them). A closed stdout (`boot | head`) is an error, not death.
+        // signal finds it running without them). A closed stdout (`boot | head`) is a write error
+        // that ends the run, not a death by SIGPIPE that would leave the terminal raw.
         signal(SIGPIPE, SIG_IGN)
         for s in [SIGINT, SIGTERM, SIGHUP] {
             signal(s) { sig in
@@ -161,7 +164,7 @@ public enum BoardBoot {
                 }
                 if n > 0 {
                     let chunk = Array(buffer[0..<n])
-                    echo(chunk)
+                    try echo(chunk)  // a closed stdout (boot | head) ends the run: QEMU is stopped on the way out
                     if !needle.isEmpty {
                         window += chunk
                         if contains(window, needle) {
@@ -170,7 +173,7 @@ public enum BoardBoot {
                             var more = pollfd(fd: fds[0], events: Int16(POLLIN), revents: 0)
                             if poll(&more, 1, 0) > 0 {
                                 let m = read(fds[0], &buffer, buffer.count)
-                                if m > 0 { echo(Array(buffer[0..<m])) }
+                                if m > 0 { try echo(Array(buffer[0..<m])) }
                             }
                             return Result(exitStatus: nil, reached: true, seconds: now())
                         }

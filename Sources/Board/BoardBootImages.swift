@@ -38,10 +38,11 @@ enum BoardBootImages {
     }
 
     /// `path` itself, or for a glob in its last component, the last match in version order.
-    static func resolve(_ path: String, what: String, board b: BoardLayout) throws -> String {
+    static func resolve(_ path: String, what: String, board b: BoardLayout, line key: String? = nil) throws -> String {
+        let at = b.lines[key ?? what].map { "\(b.source):\($0)" } ?? b.source
         let name = Manifest.nameOf(path)
         guard name.contains("*") || name.contains("?") || name.contains("[") else {
-            guard FileIO.kind(of: path) != .missing else { throw Failure(message: "\(b.source): \(what) '\(path)' does not exist\(hint(b))") }
+            guard FileIO.kind(of: path) != .missing else { throw Failure(message: "\(at): \(what) '\(path)' does not exist\(hint(b))") }
             return real(path)
         }
         let dir = Manifest.parentPath(path)
@@ -53,7 +54,7 @@ enum BoardBootImages {
                 if n != ".", n != "..", fnmatch(name, n, 0) == 0 { matches.append(n) }
             }
         }
-        guard let last = matches.sorted(by: versionOrder).last else { throw Failure(message: "\(b.source): \(what): nothing matches '\(path)'\(hint(b))") }
+        guard let last = matches.sorted(by: versionOrder).last else { throw Failure(message: "\(at): \(what): nothing matches '\(path)'\(hint(b))") }
         return real("\(dir)/\(last)")
     }
 
@@ -176,7 +177,7 @@ enum BoardBootImages {
         y += "    compression: \(c.gzip ? "gzip" : "none")\n    load: \(hex(c.load))\n    entry: \(hex(c.entry))\n    data: \(q(kernelData))\n    hash: \(hashes)\n"
         var fdts: [String] = []
         for (i, d) in b.deviceTrees.enumerated() {
-            let path = try resolve(d, what: "devicetree", board: b)
+            let path = try resolve(d, what: "devicetree", board: b, line: "devicetree \(i)")
             fdts.append("fdt-\(i + 1)")
             y += "  fdt-\(i + 1):\n    description: \(q(Manifest.nameOf(path)))\n    type: flat_dt\n    arch: \(k.arch)\n    data: \(q(path))\n    hash: \(hashes)\n"
         }

@@ -105,6 +105,8 @@ public struct BoardLayout: Sendable {
     /// The kernel's architecture (`arch:`), when its header does not say.
     public var arch: String?
     public var qemu: QEMUMachine?
+    /// board.yaml's line for each path it names (`kernel`, `busybox`, `rootfs`, each device tree), for errors.
+    public var lines: [String: Int] = [:]
 
     /// The partition holding a UBI image with a UBIFS volume (the root filesystem), if any.
     public var ubiRootfsIndex: Int? {
@@ -178,6 +180,7 @@ public struct BoardLayout: Sendable {
         func pathValue(_ key: String) throws -> String? {
             guard let n = root[key] else { return nil }
             guard let s = n.string else { throw fail(n, "\(key): expected a path, found \(n.kind)") }
+            b.lines[key] = n.line
             return try b.expand(s, key: key, line: n.line)
         }
         b.kernel = try pathValue("kernel")
@@ -189,6 +192,7 @@ public struct BoardLayout: Sendable {
             for n in d.sequence ?? [d] {
                 guard let s = n.string else { throw fail(n, "devicetrees: expected paths, found \(n.kind)") }
                 b.deviceTrees.append(try b.expand(s, key: "devicetrees", line: n.line))
+                b.lines["devicetree \(b.deviceTrees.count - 1)"] = n.line
             }
         }
         if let q = root["qemu"] {

@@ -274,7 +274,7 @@ import TestSupport
 
     @Test(arguments: [
         ("kernel: ${sysroot}/boot/vmlinuz-*\n", "kernel: '${sysroot}/boot/vmlinuz-*' names ${sysroot}, and the board has no sysroot:"),
-        ("sysroot: nowhere\nkernel: ${sysroot}/boot/vmlinuz-*\ncontent: {fit: {load: 0x1000}}\n", "kernel: nothing matches"),
+        ("sysroot: nowhere\nkernel: ${sysroot}/boot/vmlinuz-*\ncontent: {fit: {load: 0x1000}}\n", "board.yaml:3: kernel: nothing matches"),
         ("kernel: x/${sysroot}/vmlinuz\nsysroot: s\n", "${sysroot} can only start a path"),
         ("flash: {type: nor, erase-block: 64KiB, chip: 1MiB, ecc: bch8}\n", "NOR has no ECC in the OOB (ecc: bch8)"),
         ("flash: {type: norx, erase-block: 64KiB, chip: 1MiB}\n", "type: expected nand or nor"),

@@ -40,7 +40,7 @@ struct BootCommand: ParsableCommand {
             return
         }
         let r = try BoardBoot.run(outputFolder: output, persist: persist, until: until, timeout: timeout) { chunk in
-            try? FileIO.writeStdout(chunk)
+            try FileIO.writeStdout(chunk)
         }
         if let until, !r.reached {
             throw BoardBoot.Failure(message: "boot \(output): QEMU exited (status \(r.exitStatus ?? -1)) before '\(until)' appeared", category: .data)
