@@ -9,7 +9,8 @@ import Glibc
 /// QEMU's output is copied to standard output as it comes (serial console: the user sees U-Boot
 /// and the kernel come up); standard input is left to QEMU. The chip image is used with
 /// `snapshot=on` unless `persist`: the guest's writes (saveenv) do not change the build's output.
-/// QEMU is killed by its PID on every way out: the `until` text seen, the timeout, SIGINT/SIGTERM/
+/// QEMU is stopped by its PID on every way out (SIGTERM, then SIGKILL; the terminal restored): the
+/// `until` text seen, the timeout, a closed stdout, SIGINT/SIGTERM/
 /// SIGHUP to flashsmith; with `setpriv` (util-linux) present it also dies with flashsmith (PDEATHSIG).
 public enum BoardBoot {
     public struct Failure: FlashsmithError, Equatable {
@@ -74,7 +75,8 @@ public enum BoardBoot {
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
     }
 
-    /// Runs QEMU in `outputFolder`; output to `echo` (stdout) as it comes.
+    /// Runs the QEMU command of `outputFolder`; its output to `echo` (stdout) as it comes. A throwing
+    /// `echo` (a closed stdout) ends the run.
     public static func run(outputFolder: String, persist: Bool, until: String?, timeout: Double?, echo: ([UInt8]) throws -> Void) throws -> Result {
         var argv = try arguments(outputFolder: outputFolder, persist: persist)
         guard let exe = ExternalTool.which(argv[0]) else {
@@ -167,7 +169,7 @@ public enum BoardBoot {
                     try echo(chunk)  // a closed stdout (boot | head) ends the run: QEMU is stopped on the way out
                     if !needle.isEmpty {
                         window += chunk
-                        if contains(window, needle) {
+                        if window.firstRange(of: needle) != nil {
                             // Let the rest of the line arrive, then stop QEMU.
                             usleep(300_000)
                             var more = pollfd(fd: fds[0], events: Int16(POLLIN), revents: 0)
@@ -188,15 +190,5 @@ public enum BoardBoot {
                 return Result(exitStatus: code, reached: false, seconds: now())
             }
         }
-    }
-
-    static func contains(_ hay: [UInt8], _ needle: [UInt8]) -> Bool {
-        guard hay.count >= needle.count, let first = needle.first else { return false }
-        var i = 0
-        while i <= hay.count - needle.count {
-            if hay[i] == first && hay[i..<(i + needle.count)].elementsEqual(needle) { return true }
-            i += 1
-        }
-        return false
     }
 }

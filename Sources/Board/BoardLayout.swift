@@ -198,7 +198,11 @@ public struct BoardLayout: Sendable {
         if let q = root["qemu"] {
             guard let system = q["system"]?.string, let machine = q["machine"]?.string else { throw fail(q, "qemu: needs system (qemu-system-aarch64) and machine (virt)") }
             var m = QEMUMachine(system: system, machine: machine, cpu: q["cpu"]?.string, memoryMiB: Int(q["memory"]?.integer ?? 1024))
-            m.firmware = q["firmware"]?.string
+            // A relative firmware path is the board folder's, made absolute: qemu.args runs from anywhere.
+            m.firmware = try q["firmware"].map { n in
+                guard let f = n.string else { throw fail(n, "qemu: firmware: expected a path, found \(n.kind)") }
+                return f.hasPrefix("/") ? f : BoardBootImages.absolute("\(b.folder)/\(f)")
+            }
             if let bank = q["pflash"] {
                 guard let v = bank.integer, (0...1).contains(v) else { throw fail(bank, "qemu: pflash: expected bank 0 or 1, found \(bank.kind)") }
                 m.pflashBank = Int(v)

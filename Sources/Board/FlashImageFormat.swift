@@ -107,7 +107,7 @@ public enum FlashImageFormat: InspectableFormat {
                let blob = try? FileIO.read(path, offset: offset, count: min(total, 1 << 20)) {
                 // A FIT has an /images node: FDT_BEGIN_NODE then "images" (near the start: only the
                 // root's properties come before it).
-                let isFIT = BoardBoot.contains(blob, [0, 0, 0, 1] + Array("images\0".utf8))
+                let isFIT = blob.firstRange(of: [0, 0, 0, 1] + Array("images\0".utf8)) != nil
                 return Found(offset: offset, kind: isFIT ? "fit" : "dtb", size: total, detail: isFIT ? "FIT, \(total) bytes" : "device tree blob, \(total) bytes")
             }
         }

@@ -252,6 +252,48 @@ import TestSupport
         #expect(l.contains("Image 0 (linux)") && l.contains("Default Configuration: 'only'") && l.contains("Hash algo:    sha1"), "\(l)")
     }
 
+    /// `flashsmith boot --print` shows the command qemu.args holds, with the chip image made absolute
+    /// and opened with snapshot=on (without --persist), and the board's relative firmware made absolute;
+    /// a build without `qemu:` has no qemu.args, and boot says so in one line.
+    @Test func bootPrintsTheQEMUCommandLine() throws {
+        guard filesAvailable(flashsmithPath) else { return }
+        let dir = try TempDir()
+        _ = try Self.fakeArm64Kernel(dir)
+        _ = try dir.write("fw.bin", [0])
+        _ = try dir.write("env.txt", "bootdelay=0\n")
+        let layout = """
+            name: q
+            kernel: sysroot/boot/vmlinuz-6.1.0-test-arm64
+            QEMU
+            flash: {type: nor, base: 0x4000000, erase-block: 256KiB, chip: 64MiB}
+            partitions:
+              - {name: env, size: 256KiB, content: {env: env.txt}}
+              - {name: fit, size: rest, content: {fit: {load: 0x40400000}}}
+
+            """
+        let withQEMU = try dir.write("board.yaml", layout.replacingOccurrences(of: "QEMU", with: "qemu: {system: qemu-system-aarch64, machine: virt, cpu: cortex-a57, memory: 512, firmware: fw.bin, pflash: 1}"))
+        #expect(try flashsmith("build", withQEMU, "-o", dir.file("out")).status == 0)
+        let p = try flashsmith("boot", dir.file("out"), "--print")
+        #expect(p.status == 0, "\(p.err)")
+        let fw = try #require(realpathString(dir.file("fw.bin")))
+        let out = try #require(realpathString(dir.file("out")))
+        #expect(p.out == "qemu-system-aarch64 -M virt -cpu cortex-a57 -m 512 -bios \(fw) -nographic -no-reboot -nic none -drive if=pflash,format=raw,index=1,file=\(out)/q.img,snapshot=on\n", "\(p.out)")
+        #expect(try flashsmith("boot", dir.file("out"), "--print", "--persist").out.hasSuffix("file=\(out)/q.img\n"))
+        #expect(try flashsmith("boot", dir.file("out"), "--timeout", "0").status != 0, "--timeout 0 is refused")
+
+        let without = try dir.write("plain.yaml", layout.replacingOccurrences(of: "QEMU\n", with: ""))
+        #expect(try flashsmith("build", without, "-o", dir.file("plain")).status == 0)
+        let r = try flashsmith("boot", dir.file("plain"))
+        #expect(r.status != 0 && r.err.contains("qemu.args: missing (expected the QEMU command line that flashsmith build writes for a board with qemu:)"), "\(r.err)")
+        #expect(r.err.split(separator: "\n").count == 1)
+    }
+
+    func realpathString(_ p: String) -> String? {
+        guard let r = realpath(p, nil) else { return nil }
+        defer { free(r) }
+        return String(cString: r)
+    }
+
     @Test func theKernelGlobTakesTheNewestVersion() throws {
         guard filesAvailable(flashsmithPath) else { return }
         let dir = try TempDir()
@@ -279,6 +321,7 @@ import TestSupport
         ("flash: {type: nor, erase-block: 64KiB, chip: 1MiB, ecc: bch8}\n", "NOR has no ECC in the OOB (ecc: bch8)"),
         ("flash: {type: norx, erase-block: 64KiB, chip: 1MiB}\n", "type: expected nand or nor"),
         ("flash: {type: nor, erase-block: 64KiB, chip: 8MiB}\n", "NOR needs base: (the address it is mapped at"),
+        ("flash: {type: nor, base: 0x0, erase-block: 64KiB, chip: 8MiB, bad-blocks: [3]}\n", "flash: NOR has no bad blocks"),
         ("devicetrees: [x.dtb]\ncontent: {uimage: {load: 0x1000}}\n", "a uImage carries no device tree, and the board names devicetrees:"),
         ("content: {uimage: {entry: 0x1000}}\n", "uimage: the kernel's load address (load: 0x…) is missing"),
         ("content: {fit: {load: 0x1000, compression: xz}}\n", "compression: expected none or gzip"),
