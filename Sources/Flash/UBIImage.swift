@@ -152,7 +152,6 @@ public enum UBIImageWriter {
         }
         var pebs = UBIMedia.layoutVolumeEBs
         var report: [(Int, String, Int, Int)] = []
-        var dirty = true  // the data area holds something other than 0xff (the volume table, static data)
         for v in volumes {
             let reserved = (v.size + g.lebSize - 1) / g.lebSize
             guard let image = v.image else {
@@ -183,7 +182,7 @@ public enum UBIImageWriter {
                     let mapStart = offset / page * page
                     let mapLength = end - mapStart
                     guard let map = mmap(nil, mapLength, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, off_t(mapStart)), map != MAP_FAILED else {
-                        throw FileError.shortRead(path: image, offset: offset, expected: end - offset, found: 0)
+                        throw FileError.readFailed(path: image, offset: mapStart, reason: "mmap: \(FileIO.errnoText())")
                     }
                     defer { munmap(map, mapLength) }
                     try headers.withUnsafeMutableBytes { hb in
@@ -216,7 +215,8 @@ public enum UBIImageWriter {
                 let n = min(usable, size - offset)
                 var vid = UBIMedia.VIDHeader(volType: UBIMedia.staticVolume, volID: UInt32(v.id), lnum: UInt32(lnum))
                 vid.dataPad = UInt32(dataPad)
-                if dirty || n < dataArea {
+                // A LEB that does not fill the data area: 0xff after it (not what the last one left).
+                if n < dataArea {
                     peb.withUnsafeMutableBytes { _ = memset($0.baseAddress! + g.dataOffset, 0xFF, dataArea) }
                 }
                 try peb.withUnsafeMutableBytes { b in
@@ -228,7 +228,6 @@ public enum UBIImageWriter {
                         got += r
                     }
                 }
-                dirty = true
                 vid.dataSize = UInt32(n)
                 vid.usedEBs = UInt32(usedEBs)
                 vid.dataCRC = UBIMedia.crc(peb[g.dataOffset..<(g.dataOffset + n)])
