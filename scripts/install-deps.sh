@@ -22,6 +22,8 @@ PACKAGES=(
   hyperfine time rhash fakeroot genimage pigz
   # process tools the tests use (pgrep)
   procps
+  # the install test renders the generated manual pages
+  man-db
 )
 
 if [ "${1:-}" = "--if-missing" ]; then

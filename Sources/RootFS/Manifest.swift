@@ -86,6 +86,9 @@ public struct Manifest: Sendable {
     public var notes: [String] = []
     /// Write /usr/share/flashsmith/content.sha256 after the last layer (``ContentManifest``).
     public var contentManifest = false
+    /// The machine every ELF file from the host must be built for (``Architecture``); nil until a
+    /// board, `--arch`, busybox or the first bundled binary says.
+    public var architecture: Architecture?
 
     public init(sourceDateEpoch: Int64) {
         self.sourceDateEpoch = sourceDateEpoch

@@ -24,16 +24,21 @@ public struct BundleLayer: Sendable {
 
     public func apply(to m: inout Manifest) throws {
         let root = Sysroot(sysroot)
+        try checkArchitecture(of: binaries.map { root.host($0) }, in: &m)
         let closure = try SharedLibraryClosure.compute(binaries: binaries, sysroot: root)
         if !closure.missing.isEmpty {
             let list = closure.missing.map { "\($0.name) (needed by \($0.neededBy))" }.joined(separator: ", ")
             throw Failure(message: "bundle from \(sysroot): not found in the sysroot: \(list)")
         }
         let source = "bundle from \(sysroot)"
+        try checkArchitecture(of: closure.files.map { root.host($0) }, in: &m)
         for f in closure.files {
             let host = root.host(f)
             var st = stat()
             guard lstat(host, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { throw FileError.notARegularFile(path: host, kind: "something else") }
+            if let old = m[m.place(f)], old.kind != .directory {
+                m.notes.append("bundle: \(m.place(f)) replaces \(old.kind == .file ? "the file" : "the \(old.kind.rawValue)") from \(old.source)")
+            }
             var e = Manifest.Entry(path: f, kind: .file, mode: UInt32(st.st_mode & 0o7777), source: "\(source): \(f)")
             e.content = .host(path: host, size: Int(st.st_size), device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
             e.mtime = Int64(st.st_mtim.tv_sec)
@@ -75,5 +80,19 @@ public struct BundleLayer: Sendable {
         m.notes.append(
             "bundle: \(binaries.joined(separator: " ")): \(closure.files.count) file(s)\(added > 0 ? ", \(added) link(s) added where the image's folders differ from the sysroot's" : "")"
         )
+    }
+
+    /// Every ELF file among `paths` must be of the root filesystem's architecture; the first one
+    /// decides it when nothing has yet. Files that are not ELF (scripts) are not checked.
+    func checkArchitecture(of paths: [String], in m: inout Manifest) throws {
+        for path in paths {
+            guard case let .regular(size) = FileIO.kind(of: path), size >= 4, ELFFile.isELF(try FileIO.read(path, offset: 0, count: 4)) else { continue }
+            let elf = try ELFFile.read(path)
+            if let arch = m.architecture {
+                guard arch.accepts(elf) else { throw arch.mismatch(elf, what: "bundle from \(sysroot)") }
+            } else {
+                m.architecture = Architecture(of: elf, source: "bundle from \(sysroot): \(path)")
+            }
+        }
     }
 }
