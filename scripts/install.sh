@@ -42,18 +42,13 @@ fi
 [ -x "$BIN" ] || { echo "install: $BIN: expected an executable flashsmith binary" >&2; exit 2; }
 
 echo "== building swift-argument-parser's generate-manual"
-swift package resolve >/dev/null
-AP=$(swift package show-dependencies --format json | python3 -c '
-import json, sys
-def walk(d):
-    for x in d.get("dependencies", []):
-        if x["identity"] == "swift-argument-parser":
-            print(x["path"]); sys.exit(0)
-        walk(x)
-walk(json.load(sys.stdin))
-sys.exit("install: swift-argument-parser is not among the package dependencies")')
-swift build -c release --package-path "$AP" --scratch-path "$SRC/.build-tools" --product generate-manual
-GENMAN=$SRC/.build-tools/release/generate-manual
+# Its own scratch folder: `swift test` holds .build's lock while the install test runs this script.
+TOOLS=$SRC/.build-tools
+swift package --scratch-path "$TOOLS" resolve >/dev/null
+AP=$TOOLS/checkouts/swift-argument-parser
+[ -f "$AP/Package.swift" ] || { echo "install: no swift-argument-parser checkout in $TOOLS/checkouts" >&2; exit 1; }
+swift build -c release --package-path "$AP" --scratch-path "$TOOLS/generate-manual" --product generate-manual
+GENMAN=$TOOLS/generate-manual/release/generate-manual
 
 STAGE=$(mktemp -d "${TMPDIR:-/tmp}/flashsmith-install.XXXXXX")
 trap 'rm -rf "$STAGE"' EXIT
