@@ -14,6 +14,8 @@ import Glibc
 /// OUTDIR/PART.img          one image per partition with content
 /// OUTDIR/mtdparts.txt      the mtdparts= string          OUTDIR/partitions.dtsi  fixed-partitions node
 /// OUTDIR/fw_env.config     for the env partition(s)     OUTDIR/uboot-env.txt    the env, as text
+/// OUTDIR/chip-fw_env.config the env inside NAME.img (env print -c, fw_printenv -c)
+/// OUTDIR/.flashsmith-output marker: this folder is Flashsmith's, replaced by the next build
 /// OUTDIR/flash.cmd/.scr    U-Boot script installing every partition over TFTP
 /// OUTDIR/report.txt        offsets, sizes, free space, UBI overhead, LEBs, bad blocks each partition survives
 /// ```
@@ -21,8 +23,14 @@ public enum BoardBuild {
     public struct Options {
         public var skeletonPaths: [String]
         public var progress: (String) -> Void
-        public init(skeletonPaths: [String], progress: @escaping (String) -> Void = { _ in }) {
+        /// Replace an output folder that Flashsmith did not write (`--force`).
+        public var force = false
+        /// What the output folder's marker records (the command line).
+        public var command = "flashsmith build"
+        public init(skeletonPaths: [String], force: Bool = false, command: String = "flashsmith build", progress: @escaping (String) -> Void = { _ in }) {
             self.skeletonPaths = skeletonPaths
+            self.force = force
+            self.command = command
             self.progress = progress
         }
     }
@@ -36,20 +44,29 @@ public enum BoardBuild {
         var bytes: Int
         var note: String
         var isUBI: Bool
+        /// Where the image goes: the whole of it from the partition's first good block, or (a
+        /// redundant environment) each copy at the first good block of its own range.
+        var runs: [ContentRun]
+        /// The chip blocks each run is written to.
+        var blocks: [[Int]]
     }
 
     static func path(_ b: BoardLayout, _ p: String) -> String { p.hasPrefix("/") ? p : "\(b.folder)/\(p)" }
 
     /// Everything is written into a fresh folder beside `destination`, which replaces it only when
-    /// the whole build has succeeded: a failure part-way leaves the old outputs as they were.
+    /// the whole build has succeeded: a failure part-way leaves the old outputs as they were. A
+    /// folder already there is replaced only when it is empty or an earlier build's (its
+    /// `.flashsmith-output` marker), unless `force`.
     public static func run(_ b: BoardLayout, output destination: String, options o: Options) throws -> String {
-        let staging = try AtomicFolder(destination: destination)
+        try b.checkBadBlocksOnChip()
+        let staging = try AtomicFolder(destination: destination, force: o.force, marker: .file, command: o.command)
         chmod(staging.path, 0o755)
         let out = staging.path
         let rootfsIndex = b.ubiRootfsIndex
         var built: [Built] = []
         var ubiNotes: [String] = []
         var fwEnv: [String] = []
+        var chipEnv: [String] = []
         var envNotes: [String] = []
         var bootNotes: [String] = []
         // The board's root filesystem as an initramfs (its own output, and a FIT's ramdisk).
@@ -91,13 +108,13 @@ public enum BoardBuild {
             case .none: continue
             case .fit, .uimage:
                 let r = bootImages[i]!
-                built.append(Built(partition: p, index: i, image: image, bytes: r.bytes, note: r.note, isUBI: false))
+                built.append(try whole(b, p, index: i, image: image, bytes: r.bytes, note: r.note))
             case let .file(f):
                 let src = path(b, f)
                 let size = try FileIO.size(of: src)
                 try check(b, p, bytes: size)
                 try FileIO.copyRange(src, offset: 0, count: size, to: image)
-                built.append(Built(partition: p, index: i, image: image, bytes: size, note: "file \(f)", isUBI: false))
+                built.append(try whole(b, p, index: i, image: image, bytes: size, note: "file \(f)"))
             case let .env(text, redundant, envSize):
                 let size = envSize ?? b.flash.eraseBlockSize
                 guard size <= b.flash.eraseBlockSize else { throw Failure(message: "\(b.source):\(p.line): partition '\(p.name)': env size \(hex(size)) is larger than an erase block") }
@@ -111,28 +128,37 @@ public enum BoardBuild {
                 vars.removeAll { v in derived.contains { $0.name == v.name } }
                 vars += derived
                 let env = EnvImage(variables: vars, size: size, redundant: redundant)
-                // Copy 1 in the first block, copy 2 in the second half's first block (its own bad-block range).
+                // Each copy in its own range (the partition's halves), at the first good block of it;
+                // env.img is the partition as it is without bad blocks: copy 1 at 0, copy 2 at the
+                // second half (env print and inspect read it so).
                 let per = p.blocks / copies
-                var blob = [UInt8](repeating: 0xFF, count: (copies == 1 ? 1 : per + 1) * b.flash.eraseBlockSize)
-                let c1 = try env.encodeCopy(flag: 1)
-                blob.replaceSubrange(0..<c1.count, with: c1)
-                if redundant {
-                    let c2 = try env.encodeCopy(flag: 0)
-                    blob.replaceSubrange((per * b.flash.eraseBlockSize)..<(per * b.flash.eraseBlockSize + c2.count), with: c2)
+                let eb = b.flash.eraseBlockSize
+                var runs: [ContentRun] = []
+                var blob: [UInt8] = []
+                for c in 0..<copies {
+                    let bytes = try env.encodeCopy(flag: c == 0 ? EnvLayout.activeFlag : EnvLayout.obsoleteFlag)
+                    blob += [UInt8](repeating: 0xFF, count: c * per * eb - blob.count) + bytes
+                    runs.append(ContentRun(kind: .envCopy(c + 1), source: c * per * eb, count: size, firstBlock: p.offset / eb + c * per, blocks: per))
                 }
-                while blob.count > size, blob.last == 0xFF, blob.count > c1.count { blob.removeLast() }
+                let placed = try runs.map { try b.placement($0, in: p) }
                 try AtomicFile.write(blob, to: image)
                 try AtomicFile.write(try EnvText.writeEquals(vars), to: "\(out)/uboot-env.txt")
                 for c in 0..<copies {
-                    fwEnv.append("/dev/mtd\(i)\t\(hex(c * per * b.flash.eraseBlockSize))\t\(hex(size))\t\(hex(b.flash.eraseBlockSize))" + (b.flash.kind == .nand ? "\t\(per)" : ""))
+                    fwEnv.append("/dev/mtd\(i)\t\(hex(c * per * eb))\t\(hex(size))\t\(hex(eb))" + (b.flash.kind == .nand ? "\t\(per)" : ""))
+                    chipEnv.append("\(hex(placed[c][0] * eb))\t\(hex(size))\t\(hex(eb))")
                 }
-                built.append(Built(partition: p, index: i, image: image, bytes: blob.count, note: "environment, \(copies) cop\(copies == 1 ? "y" : "ies") of \(hex(size)), \(vars.count) variables", isUBI: false))
+                let note = "environment, \(copies) cop\(copies == 1 ? "y" : "ies") of \(hex(size)), \(vars.count) variables"
+                built.append(Built(partition: p, index: i, image: image, bytes: blob.count, note: note, isUBI: false, runs: runs, blocks: placed))
             case let .ubi(volumes):
                 o.progress("UBI image for \(p.name) (\(volumes.count) volume(s))")
                 let ubiGeometry = try UBIGeometry(pebSize: b.flash.eraseBlockSize, minIOSize: b.flash.pageSize, subpageSize: b.flash.subpageSize)
                 var vols: [UBIVolume] = []
                 let reserve = b.badBlockReserve()
-                let available = p.blocks - UBIMedia.layoutVolumeEBs - 2 - reserve
+                // Known bad blocks come out of UBI's reserve (ubi->beb_rsvd_pebs = limit - bad); more
+                // bad blocks than the reserve take PEBs from the volumes.
+                let knownBad = b.knownBad(in: (p.offset / b.flash.eraseBlockSize)..<(p.offset / b.flash.eraseBlockSize + p.blocks)).count
+                let lost = max(reserve, knownBad)
+                let available = p.blocks - UBIMedia.layoutVolumeEBs - 2 - lost
                 for (k, v) in volumes.enumerated() {
                     var file: String?
                     switch v.source {
@@ -148,14 +174,17 @@ public enum BoardBuild {
                 }
                 let reserved = vols.reduce(0) { $0 + ($1.size + ubiGeometry.lebSize - 1) / ubiGeometry.lebSize }
                 guard reserved <= available else {
-                    throw Failure(message: "\(b.source):\(p.line): partition '\(p.name)': its UBI volumes reserve \(reserved) LEBs, the partition has \(available) after UBI's overhead (\(p.blocks) PEBs − 2 layout − 2 wear-levelling/EBA − \(reserve) bad-block reserve)")
+                    let badText = knownBad > reserve ? "\(knownBad) known bad blocks (more than the \(reserve) bad-block reserve)" : "\(reserve) bad-block reserve"
+                    throw Failure(message: "\(b.source):\(p.line): partition '\(p.name)': its UBI volumes reserve \(reserved) LEBs, the partition has \(available) after UBI's overhead (\(p.blocks) PEBs − 2 layout − 2 wear-levelling/EBA − \(badText))")
                 }
                 let seq = CRC32.raw(try UBIImageWriter.volumeTable(vols, ubiGeometry), seed: 0xFFFF_FFFF)
                 let r = try UBIImageWriter.write(vols, geometry: ubiGeometry, imageSeq: seq, to: image)
                 let bytes = try FileIO.size(of: image)
                 try check(b, p, bytes: bytes)
                 ubiNotes.append("\(p.name): UBI LEB \(ubiGeometry.lebSize), \(r.pebs) PEBs written of \(p.blocks); volumes: " + r.volumes.map { "\($0.name) \($0.writtenLEBs) LEBs (\($0.reservedPEBs) reserved)" }.joined(separator: ", ") + "; \(available - reserved) LEBs left for autoresize; bad-block reserve \(reserve)")
-                built.append(Built(partition: p, index: i, image: image, bytes: bytes, note: "UBI, \(vols.count) volume(s)", isUBI: true))
+                var ubi = try whole(b, p, index: i, image: image, bytes: bytes, note: "UBI, \(vols.count) volume(s)")
+                ubi.isUBI = true
+                built.append(ubi)
             }
         }
         // The whole chip (main area), content placed past known bad blocks within each partition.
@@ -174,6 +203,7 @@ public enum BoardBuild {
         try AtomicFile.write(Array(b.deviceTreeFragment.utf8), to: "\(out)/partitions.dtsi")
         if !fwEnv.isEmpty {
             try AtomicFile.write(Array(("# fw_env.config for \(b.name) (flashsmith build)\n# device\toffset\tenv size\tsector size\tsectors\n" + fwEnv.joined(separator: "\n") + "\n").utf8), to: "\(out)/fw_env.config")
+            try AtomicFile.write(Array(chipEnvConfig(b, chipEnv, chip: absolute(staging.destination) + "/\(b.name).img").utf8), to: "\(out)/chip-fw_env.config")
         }
         let script = flashScript(b, built: built)
         try AtomicFile.write(Array(script.utf8), to: "\(out)/flash.cmd")
@@ -181,10 +211,14 @@ public enum BoardBuild {
         try UImage.create(params, files: ["\(out)/flash.cmd"], output: "\(out)/flash.scr")
         var report = b.report
         for x in built {
-            let blocks = (x.bytes + b.flash.eraseBlockSize - 1) / b.flash.eraseBlockSize
-            let bad = (x.partition.offset / b.flash.eraseBlockSize..<(x.partition.offset / b.flash.eraseBlockSize + x.partition.blocks)).filter { b.badBlocks.contains($0) }.count
+            // Blocks the content takes (each env copy its own), and how many more bad blocks its
+            // tightest range can take (never negative: what does not fit was refused above).
+            let blocks = x.blocks.reduce(0) { $0 + $1.count }
+            let first = x.partition.offset / b.flash.eraseBlockSize
+            let bad = b.knownBad(in: first..<(first + x.partition.blocks)).count
+            let survives = x.runs.map { b.spare($0) }.min() ?? 0
             report += "  \(x.partition.name): \(x.note), \(x.bytes) bytes in \(blocks) block(s), \(x.partition.size - blocks * b.flash.eraseBlockSize) bytes free"
-            report += b.flash.kind == .nand ? "; survives \(x.partition.blocks - blocks - bad) more bad block(s)\(bad > 0 ? " (\(bad) known bad)" : "")\n" : "\n"
+            report += b.flash.kind == .nand ? "; survives \(survives) more bad block(s)\(x.runs.count > 1 ? " in each copy's range" : "")\(bad > 0 ? " (\(bad) known bad)" : "")\n" : "\n"
         }
         for n in ubiNotes + envNotes + bootNotes { report += "  \(n)\n" }
         if let k = boot { report += "  boots: \(bootCommand(b, k))\n" }
@@ -194,13 +228,33 @@ public enum BoardBuild {
         return report
     }
 
+    /// Refuses content that does not fit the partition's good blocks.
     static func check(_ b: BoardLayout, _ p: BoardLayout.Partition, bytes: Int) throws {
-        let first = p.offset / b.flash.eraseBlockSize
-        let bad = (first..<(first + p.blocks)).filter { b.badBlocks.contains($0) }.count
-        let room = (p.blocks - bad) * b.flash.eraseBlockSize
-        guard bytes <= room else {
-            throw Failure(message: "\(b.source):\(p.line): partition '\(p.name)': content is \(bytes) bytes (\(hex(bytes))), the partition holds \(room) (\(p.blocks) blocks\(bad > 0 ? ", \(bad) bad" : ""))")
-        }
+        _ = try b.placement(.image(p, bytes: bytes, eraseBlock: b.flash.eraseBlockSize), in: p)
+    }
+
+    /// A partition's image written whole, from its first good block on.
+    static func whole(_ b: BoardLayout, _ p: BoardLayout.Partition, index: Int, image: String, bytes: Int, note: String) throws -> Built {
+        let run = ContentRun.image(p, bytes: bytes, eraseBlock: b.flash.eraseBlockSize)
+        return Built(partition: p, index: index, image: image, bytes: bytes, note: note, isUBI: false, runs: [run], blocks: [try b.placement(run, in: p)])
+    }
+
+    /// `path` made absolute (from the working folder), for files that name it.
+    static func absolute(_ path: String) -> String {
+        if path.hasPrefix("/") { return path }
+        var buf = [CChar](repeating: 0, count: 4096)
+        guard getcwd(&buf, buf.count) != nil else { return path }
+        let cwd = String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return (cwd == "/" ? "" : cwd) + "/" + (path.hasPrefix("./") ? String(path.dropFirst(2)) : path)
+    }
+
+    /// `chip-fw_env.config`: the environment's copies where they are in the chip image (past the
+    /// board's known bad blocks), for `flashsmith env print -c` and `fw_printenv -c` on the image.
+    static func chipEnvConfig(_ b: BoardLayout, _ lines: [String], chip: String) -> String {
+        var s = "# fw_env.config for \(b.name)'s chip image (flashsmith build): the environment where it is in\n"
+        s += "# \(b.name).img. flashsmith env print -c THIS (or env set), fw_printenv -c THIS\n"
+        s += "# device\toffset\tenv size\tsector size\n"
+        return s + lines.map { "\(chip)\t\($0)" }.joined(separator: "\n") + "\n"
     }
 
     /// Which partition U-Boot boots from, and what the image there holds.
@@ -284,6 +338,17 @@ public enum BoardBuild {
             var steps = ["tftpboot ${loadaddr} \(file)"]
             if let a = mapped(b, x.partition) {
                 steps += ["protect off \(hex(a)) +${filesize}", "erase \(hex(a)) +${filesize}", "cp.b ${loadaddr} \(hex(a)) ${filesize}"]
+            } else if x.runs.count > 1 {
+                // A redundant environment: each copy from the start of its own range, where U-Boot
+                // skips a bad block within the range as it does when it reads the copy back.
+                steps.append("nand erase.part \(x.partition.name)")
+                for run in x.runs {
+                    if run.source == 0 {
+                        steps.append("nand write ${loadaddr} \(x.partition.name) \(hex(run.count))")
+                    } else {
+                        steps += ["setexpr fs_copy ${loadaddr} + \(hex(run.source))", "nand write ${fs_copy} \(hex(run.firstBlock * b.flash.eraseBlockSize)) \(hex(run.count))"]
+                    }
+                }
             } else {
                 // UBI: all-0xff pages are not written (write.trimffs), so UBI sees them as erased.
                 steps += ["nand erase.part \(x.partition.name)", "nand \(x.isUBI ? "write.trimffs" : "write") ${loadaddr} \(x.partition.name) ${filesize}"]
@@ -295,7 +360,8 @@ public enum BoardBuild {
         return s
     }
 
-    /// The chip's main area: 0xff, each partition's image at its offset, blocks known bad skipped.
+    /// The chip's main area: 0xff, each partition's image at its offset, blocks known bad skipped
+    /// (each run at the blocks ``BoardLayout/placement(_:in:)`` gave it).
     static func writeFull(_ b: BoardLayout, built: [Built], to path: String) throws {
         let out = try AtomicFile(destination: path, durable: false)
         let fd = out.descriptor
@@ -305,26 +371,24 @@ public enum BoardBuild {
             try ff.withUnsafeBytes { try FileIO.writeAll(fd, $0, path: path, offset: block * eb) }
         }
         for x in built {
-            var block = x.partition.offset / eb
-            var done = 0
             let inFD = try FileIO.openForReading(x.image)
             defer { close(inFD) }
-            while done < x.bytes {
-                while b.badBlocks.contains(block) { block += 1 }
-                let n = min(eb, x.bytes - done)
-                for i in 0..<eb { ff[i] = 0xFF }
-                try ff.withUnsafeMutableBytes { buf in
-                    var got = 0
-                    while got < n {
-                        let r = pread(inFD, buf.baseAddress! + got, n - got, off_t(done + got))
-                        guard r > 0 else { throw FileError.shortRead(path: x.image, offset: done + got, expected: n, found: got) }
-                        got += r
+            for (run, blocks) in zip(x.runs, x.blocks) {
+                for (k, block) in blocks.enumerated() {
+                    let done = k * eb
+                    let n = min(eb, run.count - done)
+                    for i in 0..<eb { ff[i] = 0xFF }
+                    try ff.withUnsafeMutableBytes { buf in
+                        var got = 0
+                        while got < n {
+                            let r = pread(inFD, buf.baseAddress! + got, n - got, off_t(run.source + done + got))
+                            guard r > 0 else { throw FileError.shortRead(path: x.image, offset: run.source + done + got, expected: n, found: got) }
+                            got += r
+                        }
                     }
+                    guard lseek(fd, off_t(block * eb), SEEK_SET) >= 0 else { throw FileError.writeFailed(path: path, offset: block * eb, reason: FileIO.errnoText()) }
+                    try ff.withUnsafeBytes { try FileIO.writeAll(fd, $0, path: path, offset: block * eb) }
                 }
-                guard lseek(fd, off_t(block * eb), SEEK_SET) >= 0 else { throw FileError.writeFailed(path: path, offset: block * eb, reason: FileIO.errnoText()) }
-                try ff.withUnsafeBytes { try FileIO.writeAll(fd, $0, path: path, offset: block * eb) }
-                done += n
-                block += 1
             }
         }
         try out.commit()
@@ -336,7 +400,7 @@ public enum BoardBuild {
     static func makeUBIFS(_ b: BoardLayout, spec: String, work: String, name: String, geometry g: UBIGeometry, maxLEBs: Int, options o: Options) throws -> String {
         let m = try BoardBootImages.rootfsManifest(b, spec: spec, skeletonPaths: o.skeletonPaths)
         let tree = "\(work)/\(name).tree"
-        _ = try DirectoryOutput.write(m, to: tree, deviceNodes: false)
+        _ = try DirectoryOutput.write(m, to: tree, deviceNodes: false, marker: nil)
         var table = "# device table for mkfs.ubifs from \(spec) (flashsmith)\n"
         for e in m.sorted() where e.path != "/" {
             let owner = "\(String(e.mode, radix: 8)) \(e.uid) \(e.gid)"

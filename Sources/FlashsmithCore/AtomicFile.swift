@@ -5,7 +5,8 @@ import Glibc
 
 /// Writes an output so that the destination is either left as it was or replaced whole: the bytes
 /// go to a temporary file in the same folder, which is fsync'ed and renamed over the destination,
-/// and the folder is fsync'ed. A failure at any step removes the temporary file.
+/// and the folder is fsync'ed. A failure at any step removes the temporary file. Missing parent
+/// folders are created (`-o out/board/x.img` on a fresh clone).
 ///
 /// Replacing an existing file keeps its permission bits; a new file gets 0644 (less the umask).
 /// Character and block devices cannot be renamed over: callers write those in place, explicitly.
@@ -27,6 +28,7 @@ public struct AtomicFile: ~Copyable {
         let slash = destination.lastIndex(of: "/")
         let dir = slash.map { String(destination[..<$0]) } ?? "."
         let base = slash.map { String(destination[destination.index(after: $0)...]) } ?? destination
+        try AtomicFolder.makeFolders(dir)
         var template = Array("\(dir.isEmpty ? "/" : dir)/.\(base).flashsmith-XXXXXX".utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { throw FileError.cannotCreate(path: destination, reason: FileIO.errnoText()) }

@@ -71,6 +71,7 @@ public struct EnvBlob: Sendable {
         if let s = hints.size {
             guard s >= minimum else { throw EnvError.sizeTooSmall(size: s, minimum: minimum) }
             guard kind == .blockDevice || fileSize == s || fileSize == 2 * s else {
+                if fileSize > s, let blob = try EnvPartitionImage.read(file: path, fileSize: fileSize, hints: hints) { return blob }
                 throw EnvError.wrongSize(source: path, expected: "\(s) bytes (one copy of size \(hex(s))) or \(2 * s) (two copies)", found: fileSize)
             }
         }
@@ -112,6 +113,8 @@ public struct EnvBlob: Sendable {
             candidates.append(twoCopies(fileSize / 2))
         }
         if let good = candidates.first(where: { $0.selection.active != nil }) { return good }
+        // An env partition's image (build's env.img, a partition dump, trimmed or not).
+        if let blob = EnvPartitionImage.read(bytes, path: path, hints: hints) { return blob }
         guard let first = candidates.first else {
             throw EnvError.wrongSize(source: path, expected: "two copies of \(size) bytes for a redundant environment", found: fileSize)
         }

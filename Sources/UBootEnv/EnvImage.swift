@@ -166,10 +166,19 @@ public struct EnvCopy: Sendable, Equatable {
     public var redundant: Bool { flag != nil }
 
     /// Decodes one copy of `size` bytes. The CRC is checked in `byteOrder`, or in whichever order
-    /// matches when `byteOrder` is nil (little-endian is reported when neither does).
+    /// matches when `byteOrder` is nil (little-endian is reported when neither does). Any slice is
+    /// decoded without trapping: one too short for the header and a data byte (an 8-byte file read
+    /// as two 4-byte copies) is a copy whose CRC is reported bad and whose data cannot be parsed.
     public static func decode(_ bytes: ArraySlice<UInt8>, index: Int, offset: Int, redundant: Bool, byteOrder: ByteOrder?, source: String) -> EnvCopy {
         let hdr = EnvLayout.headerSize(redundant: redundant)
         let base = bytes.startIndex
+        guard bytes.count > hdr else {
+            var stored: UInt32 = 0
+            for (k, b) in bytes.prefix(4).enumerated() { stored |= UInt32(b) << (8 * UInt32(k)) }
+            return EnvCopy(
+                index: index, offset: offset, storedCRC: stored, computedCRC: ~stored, flag: redundant && bytes.count > EnvLayout.flagsOffset ? bytes[base + EnvLayout.flagsOffset] : (redundant ? 0xFF : nil),
+                byteOrder: byteOrder ?? .little, variables: nil, parseError: .unterminated(source: source, copy: index, offset: offset), padByte: 0xFF, used: 0, size: bytes.count)
+        }
         let computed = bytes.withUnsafeBytes { CRC32.zlib(UnsafeRawBufferPointer(rebasing: $0[hdr...])) }
         let reader = ByteReader(Array(bytes[base..<base + 4]))
         let le = (try? reader.get(UInt32.self, at: 0, .little)) ?? 0
@@ -178,7 +187,7 @@ public struct EnvCopy: Sendable, Equatable {
         let stored = order == .little ? le : be
         var copy = EnvCopy(
             index: index, offset: offset, storedCRC: stored, computedCRC: computed,
-            flag: redundant ? bytes[base + 4] : nil, byteOrder: order, variables: nil, parseError: nil,
+            flag: redundant ? bytes[base + EnvLayout.flagsOffset] : nil, byteOrder: order, variables: nil, parseError: nil,
             padByte: 0xFF, used: 0, size: bytes.count)
         do throws(EnvError) {
             let (vars, used) = try parseEntries(bytes[(base + hdr)...], copy: index, dataOffset: offset + hdr, source: source)

@@ -114,16 +114,17 @@ extension E2E {
         }
 
 
-        /// nandsim configured from the board file (`nand show --nandsim`: id_bytes and parts) has the
-        /// board's partitions, as /proc/mtd shows them.
-        @Test("nandsim from the nandsim board: /proc/mtd has the board's partitions")
-        func nandsimFromTheBoard() throws {
+        /// nandsim configured from the board file (`nand show --nandsim`: id_bytes, as given or derived
+        /// from the geometry, bch=, parts) has the board's geometry and partitions, as /proc/mtd shows them.
+        @Test("nandsim from a board: the board's geometry, /proc/mtd has the board's partitions", arguments: ["nandsim", "slc-4k"])
+        func nandsimFromTheBoard(board name: String) throws {
             guard toolsAvailable("qemu-system-x86_64", "apt-get", "dpkg", "busybox"), filesAvailable(flashsmithPath) else { return }
             let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-            let params = try flashsmith("nand", "show", "\(repo)/layouts/nandsim", "--nandsim").out.trimmingCharacters(in: .whitespacesAndNewlines)
-            let show = try flashsmith("nand", "show", "\(repo)/layouts/nandsim", "--json")
+            let params = try flashsmith("nand", "show", "\(repo)/layouts/\(name)", "--nandsim").out.trimmingCharacters(in: .whitespacesAndNewlines)
+            let show = try flashsmith("nand", "show", "\(repo)/layouts/\(name)", "--json")
             let board = try #require(try JSONSerialization.jsonObject(with: Data(show.stdout)) as? [String: Any])
             let parts = try #require(board["partitions"] as? [[String: Any]])
+            let geometry = "\(board["pageSize"] as? Int ?? 0) \(board["oobSize"] as? Int ?? 0) \(board["eraseBlockSize"] as? Int ?? 0)"
             let kernel = try DebianArtifacts.amd64Kernel()
             let dir = try TempDir("flashsmith-e2e-nandboard")
             let initramfs = try Initramfs()
@@ -144,7 +145,7 @@ extension E2E {
                 return (n, size)
             }
             #expect(mtd.map(\.1) == parts.compactMap { $0["size"] as? Int }, "/proc/mtd \(mtd) vs the board \(parts)\n\(q.tail(30))")
-            #expect(q.log.contains("E2E-GEOMETRY 2048 64 131072"), "\(q.tail(30))")
+            #expect(q.log.contains("E2E-GEOMETRY \(geometry)"), "\(q.tail(30))")
         }
 
         func md5(_ bytes: [UInt8]) -> String {

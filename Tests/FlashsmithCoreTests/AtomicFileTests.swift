@@ -88,8 +88,89 @@ import TestSupport
         #expect(try readBytes(p) == [1, 2, 3])
     }
 
-    @Test func missingFolderIsACreateError() {
-        #expect(throws: FileError.self) { try AtomicFile.write([1], to: "/nonexistent-dir/x.bin") }
+    /// `-o out/board/x.img` on a fresh clone: the missing folders are made.
+    @Test func missingParentFoldersAreCreated() throws {
+        let dir = try TempDir()
+        try AtomicFile.write([1, 2], to: dir.file("out/a/b/x.bin"))
+        #expect(try readBytes(dir.file("out/a/b/x.bin")) == [1, 2])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("out/a/b")) == ["x.bin"])
+    }
+
+    /// A parent that is a file cannot become a folder: an error naming it, nothing written.
+    @Test func aFileInTheWayIsACreateError() throws {
+        let dir = try TempDir()
+        let f = try dir.write("file", [0])
+        #expect(throws: FileError.cannotCreate(path: f, reason: "expected a folder, found a regular file")) { try AtomicFile.write([1], to: dir.file("file/sub/x.bin")) }
+        #expect(try readBytes(f) == [0])
+    }
+}
+
+/// Folder outputs: made with their parents, replacing only what is empty or Flashsmith's own.
+@Suite struct AtomicFolderTests {
+    func build(_ dest: String, force: Bool = false, marker: AtomicFolder.Marker? = .file, file: String = "new.txt") throws {
+        let f = try AtomicFolder(destination: dest, force: force, marker: marker, command: "flashsmith test -o \(dest)")
+        try AtomicFile.write(Array("new".utf8), to: "\(f.path)/\(file)")
+        try f.commit()
+    }
+
+    func names(_ path: String) throws -> [String] { try FileManager.default.contentsOfDirectory(atPath: path).sorted() }
+
+    @Test func missingParentsAreCreated() throws {
+        let dir = try TempDir()
+        try build(dir.file("out/board"))
+        #expect(try names(dir.file("out/board")) == [AtomicFolder.markerFile, "new.txt"])
+        #expect(try String(contentsOfFile: dir.file("out/board/\(AtomicFolder.markerFile)"), encoding: .utf8) == "flashsmith test -o \(dir.file("out/board"))\n")
+        #expect(try names(dir.file("out")) == ["board"])
+    }
+
+    /// A folder holding the user's own files is never replaced without `force`; one with the marker
+    /// (file or attribute), or an empty one, is.
+    @Test func aFolderFlashsmithDidNotWriteIsRefused() throws {
+        let dir = try TempDir()
+        let mine = dir.file("tftp")
+        try FileManager.default.createDirectory(atPath: mine, withIntermediateDirectories: false)
+        _ = try dir.write("tftp/precious.txt", "keep me")
+        #expect(throws: FileError.self) { try self.build(mine) }
+        #expect(try names(mine) == ["precious.txt"])
+        #expect(try names(dir.path) == ["tftp"], "no temporary folder left")
+        do {
+            try build(mine)
+        } catch {
+            #expect("\(error)" == "\(mine): cannot create: the folder holds files and was not written by Flashsmith (no .flashsmith-output or user.flashsmith marker): nothing replaced; use --force to replace it")
+        }
+        try build(mine, force: true)
+        #expect(try names(mine) == [AtomicFolder.markerFile, "new.txt"])
+        // Now it is Flashsmith's: replaced without force.
+        try build(mine, file: "newer.txt")
+        #expect(try names(mine) == [AtomicFolder.markerFile, "newer.txt"])
+        // An empty folder is replaced.
+        try FileManager.default.createDirectory(atPath: dir.file("empty"), withIntermediateDirectories: false)
+        try build(dir.file("empty"))
+        #expect(try names(dir.file("empty")) == [AtomicFolder.markerFile, "new.txt"])
+    }
+
+    /// Root filesystems carry the marker as the `user.flashsmith` attribute: nothing added to the tree.
+    @Test func theAttributeMarkerLeavesTheTreeAlone() throws {
+        let dir = try TempDir()
+        let root = dir.file("nfs/board")
+        try build(root, marker: .xattr)
+        #expect(try names(root) == ["new.txt"])
+        #expect(AtomicFolder.isMarked(root))
+        _ = try dir.write("nfs/board/added-by-hand", "x")
+        try build(root, marker: .xattr, file: "again.txt")
+        #expect(try names(root) == ["again.txt"])
+        // Without a marker the folder is the user's.
+        try build(dir.file("plain"), marker: nil)
+        #expect(!AtomicFolder.isMarked(dir.file("plain")))
+        #expect(throws: FileError.self) { try self.build(dir.file("plain")) }
+    }
+
+    /// A file where the folder should go stays a file (as before).
+    @Test func aFileIsNotReplacedByAFolder() throws {
+        let dir = try TempDir()
+        let f = try dir.write("out", [9])
+        #expect(throws: FileError.self) { try self.build(f, force: true) }
+        #expect(try readBytes(f) == [9])
     }
 }
 

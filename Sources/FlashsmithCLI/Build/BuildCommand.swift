@@ -19,6 +19,9 @@ struct BuildCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "The output folder.")
     var output: String
 
+    @Flag(name: .long, help: "Replace the output folder even if Flashsmith did not write it (it holds other files and no .flashsmith-output marker).")
+    var force = false
+
     @Option(name: .long, help: "Known bad erase blocks (chip block numbers, comma-separated), added to the board's: content skips them, the OOB image marks them.")
     var badBlocks: BlockList?
 
@@ -33,9 +36,14 @@ struct BuildCommand: ParsableCommand {
             b.badBlocks.insert(v)
         }
         let tty = isatty(STDERR_FILENO) == 1
-        let report = try BoardBuild.run(b, output: output, options: BoardBuild.Options(skeletonPaths: layers.skeletonPaths()) { step in
+        let report = try BoardBuild.run(b, output: output, options: BoardBuild.Options(skeletonPaths: layers.skeletonPaths(), force: force, command: invocation()) { step in
             if tty { printError("flashsmith build: \(step) …") }
         })
         try FlashsmithCLI.output(report + "  outputs: \(output)/\n")
     }
+}
+
+/// The command line as the user typed it (for the marker an output folder keeps).
+func invocation() -> String {
+    (["flashsmith"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
 }

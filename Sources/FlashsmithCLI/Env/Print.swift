@@ -3,7 +3,7 @@ import FlashsmithCore
 import UBootEnv
 
 extension Env {
-    /// `flashsmith env print FILE [-s SIZE] [-n] [--json] [NAME…]`.
+    /// `flashsmith env print FILE [-s SIZE] [--offset OFF [--redundant OFF2]] [-n] [--json] [NAME…]`.
     struct Print: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "print",
@@ -11,7 +11,9 @@ extension Env {
             discussion: """
                 Single or redundant layout, byte order and flag scheme are detected; -s, -c, -b and --flags \
                 pin them. A CRC mismatch is an error (exit 65) naming the copy and both CRCs; --force prints anyway. \
-                Values holding a newline are printed with backslash-newline, so the output feeds back into 'env create'.
+                Values holding a newline are printed with backslash-newline, so the output feeds back into 'env create'. \
+                FILE may be an env partition's image (build's env.img: copy 2 at the partition's second half), or, with \
+                --offset (and --redundant), any image holding an environment at those offsets, such as a chip image.
                 """
         )
 
@@ -19,6 +21,7 @@ extension Env {
         var arguments: [String] = []
 
         @OptionGroup var layout: EnvLayoutOptions
+        @OptionGroup var place: EnvOffsetOptions
 
         @Flag(name: .short, help: "Print only the value of the one NAME given.")
         var noName = false
@@ -33,7 +36,7 @@ extension Env {
             let file = layout.config == nil ? (args.isEmpty ? nil : args.removeFirst()) : nil
             let names = args.map { rawBytes(ofArgument: $0) }
             if noName && names.count != 1 { throw ValidationError("-n needs exactly one NAME, found \(names.count)") }
-            let blob = try layout.read(file: file)
+            let blob = try place.read(file: file, layout: layout) ?? layout.read(file: file)
             var copy = blob.activeCopy
             if copy == nil {
                 guard force else { throw blob.failure() }

@@ -3,7 +3,7 @@ import FlashsmithCore
 import UBootEnv
 
 extension Env {
-    /// `flashsmith env set FILE NAME=VALUE… [--unset NAME]… [--script FILE]`.
+    /// `flashsmith env set FILE NAME=VALUE… [--unset NAME]… [--script FILE] [--offset OFF [--redundant OFF2]]`.
     struct Set: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "set",
@@ -13,7 +13,8 @@ extension Env {
                 pair the inactive copy is written with the next flag (counter + 1, 255 wraps to 0; boolean: 1, \
                 and the old copy's flag is cleared to 0). 'NAME=' (empty value) deletes NAME, as U-Boot's \
                 'setenv NAME' does. Scripts may mix 'name=value' and 'name value' lines (--script-format pins one). \
-                A plain file is replaced through a temporary file and rename; nothing is written when nothing changes.
+                A plain file is replaced through a temporary file and rename; nothing is written when nothing changes. \
+                --offset (and --redundant) edit an environment inside a bigger image, such as a chip image.
                 """
         )
 
@@ -30,6 +31,7 @@ extension Env {
         var scriptFormat: EnvTextSyntax?
 
         @OptionGroup var layout: EnvLayoutOptions
+        @OptionGroup var place: EnvOffsetOptions
 
         func run() throws {
             var args = arguments
@@ -54,7 +56,7 @@ extension Env {
                 assignments.append(.unset(name))
             }
             if assignments.isEmpty { throw ValidationError("nothing to set: give NAME=VALUE, --unset NAME or --script FILE") }
-            let blob = try layout.read(file: file)
+            let blob = try place.read(file: file, layout: layout) ?? layout.read(file: file)
             let before = try blob.activeImage()
             var image = before
             EnvText.apply(assignments, to: &image)

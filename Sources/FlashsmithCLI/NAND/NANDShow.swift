@@ -33,7 +33,7 @@ extension NANDCommand {
             if let svg { try AtomicFile.write(Array(BoardSVG.draw(b).utf8), to: svg) }
             if mtdparts { return try output(b.mtdparts + "\n") }
             if dts { return try output(b.deviceTreeFragment) }
-            if nandsim { return try output(b.nandsimParameters + "\n") }
+            if nandsim { return try output(try b.nandsimArguments() + "\n") }
             if json.json {
                 try output(
                     JSON.object([

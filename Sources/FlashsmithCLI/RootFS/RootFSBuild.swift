@@ -33,19 +33,20 @@ extension RootFSCommand {
         func run() throws {
             let (kind, compression) = try out.resolve()
             let manifest = try layers.spec(file: spec).build()
-            try RootFSCommand.write(manifest, kind: kind, compression: compression, level: out.level, to: out.output, json: json.json)
+            try RootFSCommand.write(manifest, kind: kind, compression: compression, level: out.level, to: out.output, force: out.force, json: json.json)
         }
     }
 
     /// Writes a manifest and prints the report (shared by build and nfsroot).
-    static func write(_ m: Manifest, kind: RootFSOutputOptions.Kind, compression: ArchiveCompression, level: Int?, to path: String, json: Bool, extra: [(String, JSON)] = []) throws {
+    /// A folder output replaces a folder only when it is empty or Flashsmith wrote it, unless `force`.
+    static func write(_ m: Manifest, kind: RootFSOutputOptions.Kind, compression: ArchiveCompression, level: Int?, to path: String, force: Bool = false, json: Bool, extra: [(String, JSON)] = []) throws {
         var entries = 0
         var bytes = 0
         var notes = m.notes
         var mtree: String?
         switch kind {
         case .dir:
-            let r = try DirectoryOutput.write(m, to: path)
+            let r = try DirectoryOutput.write(m, to: path, force: force, command: invocation())
             entries = r.entries
             bytes = r.dataBytes
             notes += r.notes

@@ -28,6 +28,9 @@ extension RootFSCommand {
         @Option(name: .shortAndLong, help: "The folder to export.")
         var output: String
 
+        @Flag(name: .long, help: "Replace the folder even if Flashsmith did not write it (it holds other files and no user.flashsmith marker).")
+        var force = false
+
         @Option(name: .long, help: "The NFS server's address, as the board reaches it.")
         var server: String
 
@@ -82,7 +85,7 @@ extension RootFSCommand {
             env += [("hostname", hostname), ("rootpath", dir), ("bootargs", bootargs)]
             let envText = env.map { "\($0.0)=\($0.1)\n" }.joined()
             try RootFSCommand.write(
-                manifest, kind: .dir, compression: .none, level: nil, to: output, json: json.json,
+                manifest, kind: .dir, compression: .none, level: nil, to: output, force: force, json: json.json,
                 extra: [
                     ("exports", .string(exports)), ("bootargs", .string(bootargs)),
                     ("ubootEnv", .object(env.map { ($0.0, .string($0.1)) })),

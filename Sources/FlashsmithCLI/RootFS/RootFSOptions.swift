@@ -109,14 +109,16 @@ struct RootFSLayerOptions: ParsableArguments {
     }
 }
 
+extension RootFSOutputKind: ExpressibleByArgument {}
+
 /// How a rootfs is written: the kind from --format or the output's name.
 struct RootFSOutputOptions: ParsableArguments {
-    enum Kind: String, ExpressibleByArgument, CaseIterable { case dir, tar, cpio }
+    typealias Kind = RootFSOutputKind
 
-    @Option(name: .shortAndLong, help: "The output: a folder, or an archive (.tar, .cpio, with .gz .xz .zst .lz4 .bz2 for compression).")
+    @Option(name: .shortAndLong, help: "The output: a folder (a name without an extension, or ending in /), or an archive (.tar, .cpio, with .gz .xz .zst .lz4 .bz2 for compression).")
     var output: String
 
-    @Option(name: .long, help: "dir, tar or cpio (default: from the output's name; a name without a known extension is a folder).")
+    @Option(name: .long, help: "dir, tar or cpio (default: from the output's name; an extension that names no format written is an error).")
     var format: Kind?
 
     @Option(name: .long, help: "none, gzip, xz, zstd, lz4 or bzip2 (default: from the output's name).")
@@ -125,20 +127,12 @@ struct RootFSOutputOptions: ParsableArguments {
     @Option(name: .long, help: "Compression level (gzip 1-9, default 6; xz 0-9; zstd 1-19; lz4 1-9).")
     var level: Int?
 
-    /// (kind, compression) from the flags and the name: `x.tar.zst`, `x.tgz`, `x.cpio.gz`, `x.cpio`.
+    @Flag(name: .long, help: "Replace an output folder even if Flashsmith did not write it (it holds other files and no user.flashsmith marker).")
+    var force = false
+
+    /// (kind, compression) from the flags and the name: `x.tar.zst`, `x.tgz`, `x.cpio.gz`, `x.cpio`, `DIR`.
+    /// A name that says no format Flashsmith writes is a usage error (one line, exit 64).
     func resolve() throws -> (Kind, ArchiveCompression) {
-        var name = Manifest.nameOf(output)
-        var detected: ArchiveCompression = .none
-        for c in ArchiveCompression.allCases {
-            for s in c.suffixes where name.hasSuffix(s) {
-                detected = c
-                name = String(name.dropLast(s.count)) + (s.hasPrefix(".t") && s.count > 3 ? ".tar" : "")
-            }
-        }
-        let byName: Kind? = name.hasSuffix(".tar") ? .tar : name.hasSuffix(".cpio") ? .cpio : nil
-        let kind = format ?? byName ?? .dir
-        let comp = compression ?? detected
-        if kind == .dir && comp != .none { throw ValidationError("a folder output cannot be compressed: say --format tar or cpio, or drop the compression") }
-        return (kind, comp)
+        try RootFSOutputKind.resolve(output, format: format, compression: compression)
     }
 }

@@ -31,10 +31,12 @@ public enum DirectoryOutput {
     public typealias Failure = RootFSError
 
     /// `deviceNodes: false` leaves device nodes and fifos out even as root (a caller that makes them
-    /// another way, such as mkfs.ubifs from a device table).
-    public static func write(_ m: Manifest, to dir: String, deviceNodes: Bool = true) throws -> Report {
+    /// another way, such as mkfs.ubifs from a device table). A folder already at `dir` is replaced
+    /// only when it is empty or Flashsmith wrote it, unless `force`; the new one is marked with the
+    /// `user.flashsmith` attribute (`marker` nil: not marked; see ``AtomicFolder``).
+    public static func write(_ m: Manifest, to dir: String, deviceNodes: Bool = true, force: Bool = false, marker: AtomicFolder.Marker? = .xattr, command: String = "flashsmith") throws -> Report {
         let plan = try OutputPlan(m)
-        let folder = try AtomicFolder(destination: dir)
+        let folder = try AtomicFolder(destination: dir, force: force, marker: marker, command: command)
         let destination = folder.destination
         let temp = folder.path
 
@@ -170,6 +172,7 @@ public enum DirectoryOutput {
             let end = lseek(mtreeFile.descriptor, 0, SEEK_END)
             try Array(comments.utf8).withUnsafeBytes { try FileIO.writeAll(mtreeFile.descriptor, $0, path: destination + ".mtree", offset: Int(end)) }
         }
+        if let note = folder.markerNote { report.notes.append(note) }
         try folder.commit()
         try mtreeFile.commit()
         report.mtree = destination + ".mtree"
