@@ -26,6 +26,9 @@ extension E2E {
 
             """
 
+        /// A single copy in mtd1's block 4, after the pair's ranges: erased before it is written.
+        static let singleConfig = "/dev/mtd1   0x80000  0x4000    0x20000      1\n"
+
         /// The guest side. Each step prints a line the host checks; values are printed behind a prefix
         /// (`E2E-FW1 $(…)`), so the expected lines never occur verbatim in this script.
         static func guestScript(token: String) -> String {
@@ -48,13 +51,18 @@ extension E2E {
             dumpblocks after-create
             echo "E2E-FW1 $(fw_printenv -c $CFG greeting 2>&1)"
             echo "E2E-FW1B $(fw_printenv -c $CFG board 2>&1)"
-            flashsmith env set -c $CFG greeting=from-flashsmith-\(token); step fs-set $?
+            flashsmith env set -c $CFG greeting=from-flashsmith-\(token) 2>/tmp/set.err; step fs-set $?
+            echo "E2E-WARN-PAIR lines=$(wc -l < /tmp/set.err)"
             echo "E2E-FW2 $(fw_printenv -c $CFG greeting 2>&1)"
             fw_setenv -c $CFG greeting from-fw_setenv-\(token); step fw-setenv $?
             echo "E2E-FW3 $(fw_printenv -c $CFG greeting 2>&1)"
             echo "E2E-FS3 $(flashsmith env print -c $CFG -n greeting 2>&1)"
             echo "E2E-JSON $(flashsmith env print -c $CFG --json 2>&1 | tr -d '\\n')"
             dumpblocks final
+            flashsmith env create -c /etc/fw_env_single.config /env.txt; step fs-create-single $?
+            flashsmith env set -c /etc/fw_env_single.config greeting=single-\(token) 2>/tmp/single.err; step fs-set-single $?
+            echo "E2E-WARN-SINGLE lines=$(wc -l < /tmp/single.err) $(cat /tmp/single.err)"
+            echo "E2E-FW-SINGLE $(fw_printenv -c /etc/fw_env_single.config greeting 2>&1)"
             exit $fail
 
             """
@@ -105,6 +113,7 @@ extension E2E {
                 try initramfs.addBinary(try #require(which(tool)))
             }
             try initramfs.addFile("/etc/fw_env.config", Self.guestConfig)
+            try initramfs.addFile("/etc/fw_env_single.config", Self.singleConfig)
             try initramfs.addFile("/env.txt", envText)
             try initramfs.setInit(testScript: Self.guestScript(token: token))
             let initrd = dir.file("initrd.cpio")
@@ -181,6 +190,14 @@ extension E2E {
                 "raw erase blocks at the end"
             )
             #expect(!has("E2E-DUMP-FAILED"))
+
+            // 5. A redundant pair is updated without a word; a single copy on MTD gets one warning line
+            //    saying why a power cut can lose it, and is still written (fw_printenv reads it).
+            #expect(line(log, "E2E-WARN-PAIR ") == "lines=0", "\(ctx)")
+            #expect(has("E2E-STEP fs-create-single rc=0") && has("E2E-STEP fs-set-single rc=0"), "\(ctx)")
+            let warning = line(log, "E2E-WARN-SINGLE ") ?? ""
+            #expect(warning.hasPrefix("lines=1 flashsmith: warning: /dev/mtd1 holds a single environment copy, which must be erased before it is written: a power cut in between leaves no valid environment"), "\(warning)")
+            #expect(line(log, "E2E-FW-SINGLE ") == "greeting=single-\(token)", "\(ctx)")
         }
     }
 }

@@ -61,6 +61,7 @@ extension Env {
             var image = before
             EnvText.apply(assignments, to: &image)
             guard image != before else { return }
+            if let risk = EnvStore.powerCutWarning(blob.locations) { printError("flashsmith: warning: \(risk)") }
             try EnvStore.perform(try blob.writes(storing: image))
         }
     }
