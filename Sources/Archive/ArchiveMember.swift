@@ -29,6 +29,10 @@ public struct ArchiveMember: Sendable, Equatable {
     /// Extended attributes, in the order written (sorted by name by Flashsmith's writers).
     public var xattrs: [Xattr]
 
+    /// The largest device numbers Linux's dev_t carries (MINORBITS 20; 12 bits of major).
+    public static let maxDeviceMajor: UInt32 = 0xFFF
+    public static let maxDeviceMinor: UInt32 = 0xF_FFFF
+
     public struct Xattr: Sendable, Equatable {
         public var name: String
         public var value: [UInt8]

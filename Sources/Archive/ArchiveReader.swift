@@ -12,29 +12,39 @@ import Glibc
 public final class ArchiveReader {
     let archive: OpaquePointer
     public let path: String
+    /// The archive file, opened by FileIO (a regular file only: a FIFO is refused, never waited on).
+    let fd: Int32
     var count = 0
     var closed = false
 
     public init(path: String) throws {
-        guard FileIO.kind(of: path) != .missing else { throw FileError.cannotOpen(path: path, reason: "No such file or directory") }
-        guard let a = archive_read_new() else { throw ArchiveFailure(path: path, message: "libarchive: out of memory", category: .io) }
+        let fd = try FileIO.openForReading(path)
+        guard let a = archive_read_new() else {
+            close(fd)
+            throw ArchiveFailure(path: path, message: "libarchive: out of memory", category: .io)
+        }
         archive = a
+        self.fd = fd
         self.path = path
         archive_read_support_filter_all(a)
         archive_read_support_format_tar(a)
         archive_read_support_format_gnutar(a)
         archive_read_support_format_cpio(a)
         archive_read_support_format_mtree(a)
-        guard archive_read_open_filename(a, path, 1 << 16) == ARCHIVE_OK else {
+        guard archive_read_open_fd(a, fd, 1 << 16) == ARCHIVE_OK else {
             let m = libarchiveError(a)
             archive_read_free(a)
+            close(fd)
             closed = true
             throw ArchiveFailure(path: path, message: "expected a tar, cpio or mtree archive: \(m)")
         }
     }
 
     deinit {
-        if !closed { archive_read_free(archive) }
+        if !closed {
+            archive_read_free(archive)
+            close(fd)
+        }
     }
 
     /// The format of the archive as libarchive names it (`POSIX pax interchange format`, `SVR4 cpio
@@ -62,22 +72,32 @@ public final class ArchiveReader {
         }
         count += 1
         let hardlink = archive_entry_hardlink(e).map { String(cString: $0) }
+        let entryName = archive_entry_pathname(e).map { String(cString: $0) } ?? ""
+        // Numbers from the headers (octal, GNU base-256, pax decimal) can be anything up to 2^64:
+        // each is checked against what it stands for, and a value beyond it names the entry.
+        func number<T: FixedWidthInteger>(_ v: some BinaryInteger, _ field: String, max: T) throws -> T {
+            guard let x = T(exactly: v), x >= 0, x <= max else {
+                throw ArchiveFailure(path: path, message: "entry \(count) '\(entryName)': \(field) \(v): expected 0…\(max)")
+            }
+            return x
+        }
         var m = ArchiveMember(
-            path: archive_entry_pathname(e).map { String(cString: $0) } ?? "",
+            path: entryName,
             kind: ArchiveMember.kind(fileType: UInt32(archive_entry_filetype(e)), hardlink: hardlink != nil),
             mode: UInt32(archive_entry_perm(e)) & 0o7777,
-            uid: UInt32(truncatingIfNeeded: archive_entry_uid(e)),
-            gid: UInt32(truncatingIfNeeded: archive_entry_gid(e)),
+            uid: try number(archive_entry_uid(e), "uid", max: UInt32.max),
+            gid: try number(archive_entry_gid(e), "gid", max: UInt32.max),
             mtime: Int64(archive_entry_mtime(e)),
-            size: Int(archive_entry_size(e)),
+            size: try number(archive_entry_size(e), "size", max: Int.max),
             inode: Int64(archive_entry_ino64(e)),
             links: UInt32(archive_entry_nlink(e))
         )
         if let hardlink { m.link = hardlink }
         if m.kind == .symlink { m.link = archive_entry_symlink(e).map { String(cString: $0) } ?? "" }
         if m.kind == .charDevice || m.kind == .blockDevice {
-            m.deviceMajor = UInt32(archive_entry_rdevmajor(e))
-            m.deviceMinor = UInt32(archive_entry_rdevminor(e))
+            // Linux's dev_t carries 12 bits of major and 20 of minor.
+            m.deviceMajor = try number(archive_entry_rdevmajor(e), "device major", max: ArchiveMember.maxDeviceMajor)
+            m.deviceMinor = try number(archive_entry_rdevminor(e), "device minor", max: ArchiveMember.maxDeviceMinor)
         }
         var name: UnsafePointer<CChar>?
         var value: UnsafeRawPointer?

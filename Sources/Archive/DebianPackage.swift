@@ -46,7 +46,7 @@ public enum DebianPackage {
                     while name.hasPrefix("./") { name.removeFirst(2) }
                     guard archive_entry_filetype(e) == flashsmith_ae_ifreg(), match(name) else { continue }
                     let size = Int(archive_entry_size(e))
-                    guard size <= 16 << 20 else { throw Failure(path: deb, message: "\(member): \(name): \(size) bytes, expected at most 16 MiB") }
+                    guard size >= 0, size <= 16 << 20 else { throw Failure(path: deb, message: "\(member): \(name): \(size) bytes, expected 0…16 MiB") }
                     var bytes = [UInt8](repeating: 0, count: size)
                     let n = bytes.withUnsafeMutableBytes { archive_read_data(inner, $0.baseAddress, size) }
                     guard n == size else { throw Failure(path: deb, message: "\(member): \(name): short read") }
@@ -89,10 +89,12 @@ public enum DebianPackage {
 
     /// Opens the ar archive and hands `body` the stream positioned at its data.tar.* member.
     static func withDataMember(_ deb: String, _ body: (OpaquePointer, String) throws -> Int) throws -> Int {
+        let fd = try FileIO.openForReading(deb)
+        defer { close(fd) }
         guard let outer = archive_read_new() else { throw Failure(path: deb, message: "libarchive: out of memory") }
         defer { archive_read_free(outer) }
         archive_read_support_format_ar(outer)
-        guard archive_read_open_filename(outer, deb, 1 << 16) == ARCHIVE_OK else {
+        guard archive_read_open_fd(outer, fd, 1 << 16) == ARCHIVE_OK else {
             throw Failure(path: deb, message: "expected a Debian package (an ar archive): \(errorText(outer))")
         }
         var entry: OpaquePointer?

@@ -72,11 +72,13 @@ public enum RawCompressor {
 /// format), for small files such as /proc/config.gz. At most `limit` bytes are accepted.
 public enum RawDecompressor {
     public static func decompress(_ path: String, limit: Int = 64 << 20) throws -> [UInt8] {
+        let fd = try FileIO.openForReading(path)
+        defer { close(fd) }
         guard let a = archive_read_new() else { throw RawCompressor.Failure(operation: "archive_read_new", message: "out of memory") }
         defer { archive_read_free(a) }
         archive_read_support_filter_all(a)
         archive_read_support_format_raw(a)
-        guard archive_read_open_filename(a, path, 1 << 16) == ARCHIVE_OK else {
+        guard archive_read_open_fd(a, fd, 1 << 16) == ARCHIVE_OK else {
             throw ArchiveFailure(path: path, message: "expected a compressed stream: \(libarchiveError(a))")
         }
         var entry: OpaquePointer?

@@ -1,24 +1,65 @@
 import BootImage
 import Flash
 import FlashsmithCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The `inspect` registry entry for raw flash images without OOB (a chip's main area, as `flashsmith
 /// build` writes NAME.img, `nanddump --omitoob` reads, or a NOR bank is dumped): nothing in such an
-/// image says "flash", so it is recognised by what lies on its erase-block boundaries. Every 64 KiB
-/// boundary is looked at:
+/// image says "flash", so it is recognised by what lies on its erase-block boundaries. Every 4 KiB
+/// boundary is looked at (the smallest erase block: SPI NOR sectors; 16 KiB NAND blocks and 64 KiB
+/// NOR sectors are multiples), the file read once in 1 MiB windows:
 /// ```
 /// "UBI#" EC header with a good CRC ........ UBI (a run of PEBs; PEB size from the spacing)
 /// uImage header with a good header CRC .... uImage (name, type, size)
 /// FDT header (0xd00dfeed) of sane size .... FIT or device tree (totalsize)
 /// CRC-32 of a U-Boot env (single or redundant layout, 8 KiB … 256 KiB) ... environment
 /// ```
-/// and it is claimed when the size is whole 64 KiB blocks, at least 256 KiB, and something was found.
+/// and it is claimed when the size is whole 4 KiB blocks, at least 256 KiB, and something was found.
 /// Registered last: a file that is one of those formats from its first byte is that format.
 public enum FlashImageFormat: InspectableFormat {
     public static let name = "flash-image"
     public static let summary = "raw flash image without OOB (partitions found on erase-block boundaries)"
 
-    static let step = 64 << 10
+    static let step = 4 << 10
+    static let window = 1 << 20
+    /// The largest PEB looked for after a UBI run's first EC header.
+    static let maxPEB = 4 << 20
+
+    /// Sequential reads through one descriptor, a 1 MiB window at a time (offsets only grow).
+    final class Reader {
+        let fd: Int32
+        let fileSize: Int
+        var base = 0
+        var bytes: [UInt8] = []
+
+        init(_ path: String, fileSize: Int) throws {
+            fd = try FileIO.openForReading(path)
+            self.fileSize = fileSize
+        }
+
+        deinit { close(fd) }
+
+        /// `count` bytes at `offset` (≤ a window), or nil past the end or on a read error.
+        func bytes(at offset: Int, count: Int) -> ArraySlice<UInt8>? {
+            guard offset >= 0, count <= window, offset <= fileSize - count else { return nil }
+            if offset < base || offset + count > base + bytes.count {
+                let n = min(window, fileSize - offset)
+                var b = [UInt8](repeating: 0, count: n)
+                var got = 0
+                while got < n {
+                    let r = b.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + got, n - got, off_t(offset + got)) }
+                    if r < 0 && errno == EINTR { continue }
+                    guard r > 0 else { return nil }
+                    got += r
+                }
+                base = offset
+                bytes = b
+            }
+            return bytes[(offset - base)..<(offset - base + count)]
+        }
+    }
     static let envSizes = [0x2000, 0x4000, 0x8000, 0x10000, 0x20000, 0x40000]
 
     struct Found {
@@ -32,7 +73,7 @@ public enum FlashImageFormat: InspectableFormat {
         guard fileSize >= 256 << 10, fileSize % step == 0 else { return nil }
         var found: [Found] = []
         // A UBI run: PEBs with EC headers of one image sequence number; the PEB size is the
-        // smallest distance between two of them (64 KiB boundaries inside PEBs have no header).
+        // smallest distance between two of them (4 KiB boundaries inside PEBs have no header).
         var ubi: (start: Int, last: Int, pebs: Int, peb: Int, seq: UInt32)?
         func closeUBI() {
             if let u = ubi {
@@ -41,9 +82,11 @@ public enum FlashImageFormat: InspectableFormat {
             }
             ubi = nil
         }
+        guard let reader = try? Reader(path, fileSize: fileSize) else { return nil }
         var offset = 0
         while offset < fileSize {
-            guard let head = try? FileIO.read(path, offset: offset, count: 64) else { return nil }
+            guard let slice = reader.bytes(at: offset, count: 64) else { return nil }
+            let head = Array(slice)
             if let ec = UBIMedia.ECHeader.decode(head) {
                 if var u = ubi, u.seq == ec.imageSeq {
                     u.peb = u.pebs == 1 ? offset - u.last : min(u.peb, offset - u.last)
@@ -57,8 +100,16 @@ public enum FlashImageFormat: InspectableFormat {
                 offset += step
                 continue
             }
-            if let item = identify(path: path, offset: offset, head: head, fileSize: fileSize) {
+            // Inside a UBI run's PEBs only the next EC header counts (a FIT in a static volume may sit
+            // on a 4 KiB boundary of its PEB); a run ends where no header follows its last PEB.
+            if let u = ubi {
+                if offset - u.last < (u.pebs > 1 ? u.peb : maxPEB) {
+                    offset += step
+                    continue
+                }
                 closeUBI()
+            }
+            if let item = identify(path: path, offset: offset, head: head, fileSize: fileSize) {
                 found.append(item)
                 offset += max(step, (item.size + step - 1) / step * step)
                 continue
@@ -70,17 +121,17 @@ public enum FlashImageFormat: InspectableFormat {
         var lines: [(String, String)] = [("size", "\(fileSize) bytes (\(fileSize >> 20) MiB)")]
         for f in found { lines.append((hex(f.offset), f.detail)) }
         var erased = 0
-        // How much of the image is erased (0xff), in 64 KiB blocks past what was found.
+        // How much of the image is erased (0xff), in 4 KiB blocks past what was found.
         var block = 0
         while block < fileSize / step {
             let at = block * step
             if !found.contains(where: { at >= $0.offset && at < $0.offset + $0.size }),
-               let b = try? FileIO.read(path, offset: at, count: step), b.allSatisfy({ $0 == 0xFF }) {
+               let b = reader.bytes(at: at, count: step), b.allSatisfy({ $0 == 0xFF }) {
                 erased += 1
             }
             block += 1
         }
-        lines.append(("erased", "\(erased * step) bytes in \(erased) block(s) of 64 KiB outside what is listed"))
+        lines.append(("erased", "\(erased * step) bytes in \(erased) block(s) of 4 KiB outside what is listed"))
         let json = JSON.object([
             ("format", .string(name)), ("size", .int(fileSize)), ("erasedBytes", .int(erased * step)),
             ("found", .array(found.map { .object([("offset", .int($0.offset)), ("kind", .string($0.kind)), ("size", .int($0.size)), ("detail", .string($0.detail))]) })),

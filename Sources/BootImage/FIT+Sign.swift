@@ -112,17 +112,18 @@ extension FIT {
         }
     }
 
-    /// `-K`: remembers a public key for the control DTB; ``writeKeys(_:)`` writes them once the FIT
-    /// itself is committed, so a failed build leaves the control DTB as it was.
+    /// `-K`: remembers a public key for the control DTB; ``stageKeys(_:)`` prepares the new DTB
+    /// before anything is committed, so a failed build leaves both the FIT and the DTB as they were.
     static func writeKey(_ key: FITSigningKey, hint: String, algo: String, required: String, options: BuildOptions) throws {
         guard options.keyDTB != nil else { return }
         options.pendingKeys.add(key: key, hint: hint, algo: algo, required: required)
     }
 
-    /// Writes the remembered keys into the control DTB (`/signature/key-<hint>`), in one atomic edit.
+    /// Writes the remembered keys into the control DTB (`/signature/key-<hint>`), into a temporary
+    /// file beside it: the caller commits it once every other output is complete (nil: no keys).
     /// A key used for configurations is marked "conf" even if images used it too (as mkimage ends up).
-    static func writeKeys(_ options: BuildOptions) throws {
-        guard let path = options.keyDTB, !options.pendingKeys.entries.isEmpty else { return }
+    static func stageKeys(_ options: BuildOptions) throws -> AtomicFile? {
+        guard let path = options.keyDTB, !options.pendingKeys.entries.isEmpty else { return nil }
         var dtb = try FDTBlob(validating: try FileIO.readAll(path), source: path, extraSpace: 8192 * options.pendingKeys.entries.count)
         if try dtb.offset("/signature") == nil { try dtb.addSubnode("/", "signature") }
         for e in options.pendingKeys.entries {
@@ -132,7 +133,9 @@ extension FIT {
             }
         }
         try dtb.pack()
-        try AtomicFile.write(Array(dtb.bytes), to: path)
+        var file = try AtomicFile(destination: path)
+        try file.write(Array(dtb.bytes))
+        return file
     }
 }
 

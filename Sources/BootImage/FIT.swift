@@ -50,6 +50,12 @@ public enum FIT {
         public init() {}
     }
 
+    /// Limits of the build options: DTB padding is room for `fdt resize` (reserved for every
+    /// device tree), and external data must stay where 32-bit `data-offset`/`data-position` reach.
+    public static let maxDTBPadding = 1 << 20
+    public static let maxAlignment = 16 << 20
+    public static let maxPosition = 256 << 20
+
     /// Compiles an `.its` with dtc, as mkimage does (`/incbin/` paths are looked up beside the
     /// source). dtc itself would read every payload into memory: so each plain `/incbin/("file")`
     /// is first pointed at a small marker file, dtc compiles the tree, and the payloads are then
@@ -118,8 +124,15 @@ public enum FIT {
         }
         // One reservation up front for everything fill adds (timestamp, hash values, DTB padding):
         // growing a blob means copying it, and it is as large as its images.
+        guard (0...maxDTBPadding).contains(options.dtbPadding) else {
+            throw FITError.badValue(source: blob.source, path: "--dtb-padding", expected: "0…\(hex(maxDTBPadding))", found: "\(options.dtbPadding)")
+        }
         let imageNames = try blob.subnodes(images)
-        try blob.reserve(4096 + imageNames.count * (512 + options.dtbPadding))
+        var deviceTrees = 0
+        if options.dtbPadding > 0 {
+            for name in imageNames where try blob.string("\(images)/\(name)", "type") == "flat_dt" { deviceTrees += 1 }
+        }
+        try blob.reserve(4096 + imageNames.count * 512 + deviceTrees * options.dtbPadding)
         try blob.setU32("/", "timestamp", options.timestamp)
         for name in imageNames {
             let path = "\(images)/\(name)"
@@ -155,6 +168,9 @@ public enum FIT {
 
     /// Writes a filled FIT to `output` atomically: packed with its data embedded, or (`-E`) with
     /// the data moved after the tree exactly as mkimage's `fit_extract_data` lays it out.
+    /// Every output of the command (the FIT, and with `-K` the control DTB) is committed only when
+    /// all of them are complete: the new control DTB is written beside its destination first, then
+    /// the FIT and the DTB are renamed into place.
     public static func write(_ blob: inout FDTBlob, options: BuildOptions, output: String) throws {
         var out = try AtomicFile(destination: output)
         guard options.external else {
@@ -163,9 +179,20 @@ public enum FIT {
             try blob.pack()
             let size = blob.totalSize
             try blob.buffer.withUnsafeBytes { try out.write(UnsafeRawBufferPointer(rebasing: $0[0..<size])) }
+            let keys = try stageKeys(options)
             try out.commit()
-            try writeKeys(options)
+            try keys?.commit()
             return
+        }
+        if let a = options.alignment {
+            guard (1...maxAlignment).contains(a), a & (a - 1) == 0 else {
+                throw FITError.badValue(source: blob.source, path: "-B", expected: "a power of two up to \(hex(maxAlignment))", found: hex(a))
+            }
+        }
+        if let p = options.position {
+            guard (0...maxPosition).contains(p) else {
+                throw FITError.badValue(source: blob.source, path: "-p", expected: "a position up to \(hex(maxPosition))", found: hex(p))
+            }
         }
         // Layout: image i's data at offset_i = offset_{i-1} + align(len_{i-1}, align_i).
         var placed: [(path: String, range: Range<Int>, offset: Int)] = []
@@ -180,6 +207,10 @@ public enum FIT {
         }
         pointer += roundUp(previous, align)
         let dataSize = pointer
+        // data-offset / data-position are 32-bit: the data must end below 4 GiB.
+        if let last = placed.last, (options.position ?? 0) + last.offset + last.range.count > Int(UInt32.max) {
+            throw FITError.badValue(source: blob.source, path: last.path, expected: "external data that ends below 4 GiB (data-offset and data-position are 32-bit)", found: hex((options.position ?? 0) + last.offset + last.range.count))
+        }
         // The tree without the data (a copy of the small part only), with offsets and sizes.
         let paths = Set(placed.map(\.path))
         var tree = try DeviceTree.decode(blob.buffer, source: blob.source) { path, name in name == "data" && paths.contains(path) }
@@ -213,19 +244,31 @@ public enum FIT {
             guard position >= treeSize else {
                 throw FITError.badValue(source: blob.source, path: "-p", expected: "a position at or after the tree's end (\(hex(treeSize)))", found: hex(position))
             }
-            try out.write([UInt8](repeating: 0, count: position - treeSize))
+            try writeZeros(&out, position - treeSize)
         }
         for p in placed {
-            if p.offset > written { try out.write([UInt8](repeating: 0, count: p.offset - written)) }
+            if p.offset > written { try writeZeros(&out, p.offset - written) }
             try blob.buffer[p.range].withUnsafeBytes { try out.write($0) }
             written = p.offset + p.range.count
         }
-        if dataSize > written { try out.write([UInt8](repeating: 0, count: dataSize - written)) }
+        if dataSize > written { try writeZeros(&out, dataSize - written) }
+        let keys = try stageKeys(options)
         try out.commit()
-        try writeKeys(options)
+        try keys?.commit()
     }
 
     static func roundUp(_ v: Int, _ a: Int) -> Int { (v + a - 1) / a * a }
+
+    /// Padding, 64 KiB at a time (never one allocation of the whole gap).
+    static func writeZeros(_ out: inout AtomicFile, _ count: Int) throws {
+        let zeros = [UInt8](repeating: 0, count: min(count, 64 << 10))
+        var left = count
+        while left > 0 {
+            let n = min(left, zeros.count)
+            try zeros.withUnsafeBytes { try out.write(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            left -= n
+        }
+    }
 }
 
 public enum FITError: FlashsmithError, Equatable {

@@ -9,6 +9,8 @@ public struct NANDGeometry: Sendable, Equatable {
     public var oobSize: Int
     public var eraseBlockSize: Int
     public var pagesPerBlock: Int { eraseBlockSize / pageSize }
+    /// The most pages an erase block has (chips have 32 … 512; a block is held in memory whole).
+    public static let maxPagesPerBlock = 1024
 
     public struct Failure: FlashsmithError, Equatable {
         public var message: String
@@ -20,8 +22,9 @@ public struct NANDGeometry: Sendable, Equatable {
     public init(pageSize: Int, oobSize: Int, eraseBlockSize: Int) throws {
         guard [512, 2048, 4096, 8192, 16384].contains(pageSize) else { throw Failure(message: "page size \(pageSize): expected 512, 2048, 4096, 8192 or 16384") }
         guard oobSize >= 16, oobSize <= pageSize / 8 else { throw Failure(message: "OOB size \(oobSize): expected 16…\(pageSize / 8) for \(pageSize)-byte pages") }
-        guard eraseBlockSize > 0, eraseBlockSize % pageSize == 0, (eraseBlockSize / pageSize).nonzeroBitCount == 1 else {
-            throw Failure(message: "erase block \(eraseBlockSize): expected a power-of-two number of \(pageSize)-byte pages")
+        guard eraseBlockSize > 0, eraseBlockSize % pageSize == 0, (eraseBlockSize / pageSize).nonzeroBitCount == 1,
+              eraseBlockSize / pageSize <= Self.maxPagesPerBlock else {
+            throw Failure(message: "erase block \(eraseBlockSize): expected a power-of-two number of \(pageSize)-byte pages, at most \(Self.maxPagesPerBlock)")
         }
         self.pageSize = pageSize
         self.oobSize = oobSize

@@ -22,16 +22,20 @@ public struct UBIGeometry: Sendable, Equatable {
         public var description: String { message }
     }
 
+    /// ubinize's largest PEB (UBI_MAX_PEB_SZ).
+    public static let maxPEBSize = 2 << 20
+
     public init(pebSize: Int, minIOSize: Int, subpageSize: Int? = nil, vidHeaderOffset: Int? = nil) throws {
         let sub = subpageSize ?? minIOSize
         guard pebSize > 0, minIOSize > 0, sub > 0 else { throw Failure(message: "PEB, min. I/O and sub-page sizes must be positive") }
-        guard pebSize <= 2 << 20 else { throw Failure(message: "PEB size \(pebSize): expected at most 2 MiB (UBI_MAX_PEB_SZ)") }
+        guard pebSize <= Self.maxPEBSize else { throw Failure(message: "PEB size \(pebSize): expected at most 2 MiB (UBI_MAX_PEB_SZ)") }
         guard sub <= minIOSize else { throw Failure(message: "sub-page \(sub) is larger than the min. I/O unit \(minIOSize)") }
         guard pebSize % minIOSize == 0 else { throw Failure(message: "PEB size \(pebSize) is not a multiple of the min. I/O unit \(minIOSize)") }
         guard minIOSize % sub == 0 else { throw Failure(message: "min. I/O unit \(minIOSize) is not a multiple of the sub-page \(sub)") }
         var vid = vidHeaderOffset ?? 0
         if vid != 0 {
-            guard vid + UBIMedia.headerSize < pebSize else { throw Failure(message: "VID header offset \(vid): the header would not fit the \(pebSize)-byte PEB") }
+            // Compared without adding to it: the offset is the caller's number, any size.
+            guard vid > 0, vid < pebSize - UBIMedia.headerSize else { throw Failure(message: "VID header offset \(vid): the header would not fit the \(pebSize)-byte PEB") }
             guard vid % 8 == 0 else { throw Failure(message: "VID header offset \(vid): expected a multiple of 8") }
         } else {
             vid = (UBIMedia.headerSize + sub - 1) / sub * sub
@@ -105,13 +109,13 @@ public enum UBIImageWriter {
                 throw Failure(message: "\(v.source): volume name '\(v.name)': expected 1…\(UBIMedia.maxNameLength) bytes")
             }
             guard v.alignment >= 1, v.alignment < g.lebSize else { throw Failure(message: "\(v.source): alignment \(v.alignment): expected 1…\(g.lebSize - 1) (below the LEB size)") }
-            guard v.size > 0 else { throw Failure(message: "\(v.source): volume size: expected more than 0 bytes") }
+            let reserved = try reservedPEBs(v, g)
             if v.autoresize {
                 guard !autoresize else { throw Failure(message: "\(v.source): only one volume may have the autoresize flag") }
                 autoresize = true
             }
             var r = UBIMedia.VolumeRecord()
-            r.reservedPEBs = UInt32((v.size + g.lebSize - 1) / g.lebSize)
+            r.reservedPEBs = UInt32(reserved)
             r.alignment = UInt32(v.alignment)
             r.dataPad = UInt32(g.lebSize % v.alignment)
             r.volType = v.kind == .dynamic ? UBIMedia.dynamicVolume : UBIMedia.staticVolume
@@ -120,6 +124,21 @@ public enum UBIImageWriter {
             records[v.id] = r
         }
         return records.flatMap { $0.encode() }
+    }
+
+    /// The most PEBs a volume may reserve: what the table's 32-bit field holds and Linux counts
+    /// in an int.
+    public static let maxReservedPEBs = Int(Int32.max)
+
+    /// PEBs a volume reserves (its size in whole LEBs), checked: a vol_size near 2^63 is an error
+    /// naming the volume, never an overflow.
+    static func reservedPEBs(_ v: UBIVolume, _ g: UBIGeometry) throws -> Int {
+        guard v.size > 0 else { throw Failure(message: "\(v.source): volume size: expected more than 0 bytes") }
+        let lebs = v.size / g.lebSize + (v.size % g.lebSize == 0 ? 0 : 1)
+        guard lebs <= maxReservedPEBs else {
+            throw Failure(message: "\(v.source): volume size \(v.size): expected at most \(maxReservedPEBs) LEBs of \(g.lebSize) bytes, found \(lebs)")
+        }
+        return lebs
     }
 
     public static func write(_ volumes: [UBIVolume], geometry g: UBIGeometry, eraseCounter ec: UInt64 = 0, imageSeq: UInt32, ubiVersion: UInt8 = 1, to path: String) throws -> Report {
@@ -152,8 +171,11 @@ public enum UBIImageWriter {
         }
         var pebs = UBIMedia.layoutVolumeEBs
         var report: [(Int, String, Int, Int)] = []
+        guard ec <= UInt64(UBIMedia.maxEraseCounter) else {
+            throw Failure(message: "erase counter \(ec): expected at most \(UBIMedia.maxEraseCounter) (UBI_MAX_ERASECOUNTER; Linux refuses to attach above it)")
+        }
         for v in volumes {
-            let reserved = (v.size + g.lebSize - 1) / g.lebSize
+            let reserved = try reservedPEBs(v, g)
             guard let image = v.image else {
                 report.append((v.id, v.name, reserved, 0))
                 continue

@@ -41,6 +41,9 @@ public enum UBIMedia {
     public static let maxVolumes = 128
     public static let maxNameLength = 127
     public static let autoresizeFlag: UInt8 = 0x01
+    /// UBI_MAX_ERASECOUNTER: Linux refuses to attach a PEB whose EC header counts more, and
+    /// ubiformat treats such a counter as unknown.
+    public static let maxEraseCounter = 0x7FFF_FFFF
 
     // EC header fields.
     static let ecVersion = 4, ecCount = 8, ecVIDOffset = 16, ecDataOffset = 20, ecImageSeq = 24, hdrCRC = 60
@@ -68,9 +71,12 @@ public enum UBIMedia {
             self.version = version
         }
 
-        /// The header in the first 64 bytes of `b`, when its magic and CRC are right.
+        /// The header in the first 64 bytes of `b`, when its magic and CRC are right and its erase
+        /// counter is one UBI accepts (at most ``UBIMedia/maxEraseCounter``; a larger one is
+        /// "unknown", as ubiformat has it, so sums and increments of counters never overflow).
         public static func decode(_ b: some RandomAccessCollection<UInt8>) -> ECHeader? {
-            guard b.count >= headerSize, headerProblem(b, magic: ecMagic, name: "EC") == nil else { return nil }
+            guard b.count >= headerSize, headerProblem(b, magic: ecMagic, name: "EC") == nil,
+                  get(b, UInt64.self, at: ecCount) <= UInt64(maxEraseCounter) else { return nil }
             return ECHeader(
                 ec: get(b, UInt64.self, at: ecCount), vidHeaderOffset: get(b, UInt32.self, at: ecVIDOffset),
                 dataOffset: get(b, UInt32.self, at: ecDataOffset), imageSeq: get(b, UInt32.self, at: ecImageSeq), version: b[b.index(b.startIndex, offsetBy: ecVersion)]

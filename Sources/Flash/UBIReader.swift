@@ -34,7 +34,13 @@ public struct UBIImageInfo: Sendable {
         public init(message: String) { self.message = message }
     }
 
-    public static func looksLikeUBI(_ prefix: [UInt8]) -> Bool { UBIMedia.ECHeader.decode(prefix) != nil }
+    /// An EC header with a good CRC (whatever its counter says: that is reported as a problem).
+    public static func looksLikeUBI(_ prefix: [UInt8]) -> Bool {
+        prefix.count >= UBIMedia.headerSize && UBIMedia.headerProblem(prefix, magic: UBIMedia.ecMagic, name: "EC") == nil
+    }
+
+    /// PEB sizes `read` takes when given one.
+    public static let pebSizeRange = 512...(16 << 20)
 
     /// The PEB size: the smallest power of two (4 KiB … 2 MiB) at which another valid EC header sits.
     static func findPEBSize(_ path: String, fileSize: Int) throws -> Int {
@@ -54,6 +60,9 @@ public struct UBIImageInfo: Sendable {
         guard looksLikeUBI(head) else {
             throw Failure(message: "\(path): expected a UBI EC header (\"UBI#\" with a valid CRC) at offset 0, found \(hexString(head.prefix(4)))")
         }
+        if let given, !pebSizeRange.contains(given) {
+            throw Failure(message: "\(path): PEB size \(given): expected \(ByteSize.describe(pebSizeRange))")
+        }
         let peb = try given ?? findPEBSize(path, fileSize: size)
         guard size % peb == 0 else { throw Failure(message: "\(path): \(size) bytes is not a whole number of \(peb)-byte PEBs") }
         let vidOff = Int(UBIMedia.get(head, UInt32.self, at: UBIMedia.ecVIDOffset))
@@ -65,7 +74,7 @@ public struct UBIImageInfo: Sendable {
         var seqs = Set<UInt32>()
         var lebs: [Int: (count: Int, bytes: Int)] = [:]
         var vtblCopies: [[UInt8]] = []
-        let fd = try FileIO.openForReading(path)
+        let fd = try FileIO.openForReading(path, devices: true)
         defer { close(fd) }
         var buf = [UInt8](repeating: 0, count: peb)
         for n in 0..<info.pebs {
@@ -88,7 +97,11 @@ public struct UBIImageInfo: Sendable {
                 continue
             }
             let count = UBIMedia.get(ec, UInt64.self, at: UBIMedia.ecCount)
-            info.ecRange = (min(info.ecRange.0, count), max(info.ecRange.1, count))
+            if count > UInt64(UBIMedia.maxEraseCounter) {
+                info.problems.append("PEB \(n): erase counter \(count): expected at most \(UBIMedia.maxEraseCounter) (UBI_MAX_ERASECOUNTER)")
+            } else {
+                info.ecRange = (min(info.ecRange.0, count), max(info.ecRange.1, count))
+            }
             seqs.insert(UBIMedia.get(ec, UInt32.self, at: UBIMedia.ecImageSeq))
             let vid = buf[vidOff..<(vidOff + 64)]
             if vid.allSatisfy({ $0 == 0xFF }) {

@@ -52,16 +52,19 @@ public enum UbinizeConfig {
             multiplier = m
             digits = String(digits.dropLast(suffix.count)).trimmingSpaces2()
         }
-        let v: Int?
+        let number: Substring
+        let radix: Int
         if digits.lowercased().hasPrefix("0x") {
-            v = Int(digits.dropFirst(2), radix: 16)
+            (number, radix) = (digits.dropFirst(2), 16)
         } else if digits.hasPrefix("0") && digits.count > 1 {
-            v = Int(digits.dropFirst(), radix: 8)
+            (number, radix) = (digits.dropFirst(), 8)
         } else {
-            v = Int(digits)
+            (number, radix) = (Substring(digits), 10)
         }
-        guard let v, v > 0 else { return nil }
-        return v * multiplier
+        // Digits only (Int(_:radix:) would take a sign), and a product that fits.
+        guard !number.isEmpty, number.allSatisfy({ $0.isASCII && $0.isHexDigit }), let v = Int(number, radix: radix), v > 0 else { return nil }
+        let (product, overflow) = v.multipliedReportingOverflow(by: multiplier)
+        return overflow ? nil : product
     }
 
     public static func volumes(_ path: String) throws -> [UBIVolume] {
@@ -93,7 +96,7 @@ public enum UbinizeConfig {
             guard let id = Int(idText), id >= 0 else { throw fail("vol_id", "expected a volume number, found '\(idText)'") }
             var size: Int
             if let st = s.values["vol_size"]?.value {
-                guard let b = bytes(st) else { throw fail("vol_size", "expected a size (bytes, KiB, MiB, GiB), found '\(st)'") }
+                guard let b = bytes(st) else { throw fail("vol_size", "expected a size (bytes, KiB, MiB, GiB) up to 2^63-1, found '\(st)'") }
                 size = b
                 if let imageSize, imageSize > size { throw fail("vol_size", "the image is \(imageSize) bytes, larger than the volume's \(size)") }
             } else {

@@ -73,9 +73,17 @@ public struct ELFFile: Sendable, Equatable {
         guard cls == .elf32 || ident.count >= 64 else { throw ELFError(path: path, offset: 0, message: "64-bit header cut short") }
         let h = ByteReader(ident)
         let is64 = cls == .elf64
+        /// A 64-bit offset or size from the file: beyond the file (and so beyond `Int`) is an error
+        /// naming the field, never a conversion that traps.
+        func offset(_ v: UInt64, _ field: String, at o: Int) throws -> Int {
+            guard let x = Int(exactly: v), x <= size else {
+                throw ELFError(path: path, offset: o, message: "\(field) 0x\(String(v, radix: 16)): expected at most the file size \(hex(size))")
+            }
+            return x
+        }
         let type = try h.get(UInt16.self, at: 16, order, field: "e_type")
         let machine = try h.get(UInt16.self, at: 18, order, field: "e_machine")
-        let phoff = is64 ? Int(try h.get(UInt64.self, at: 32, order, field: "e_phoff")) : Int(try h.get(UInt32.self, at: 28, order, field: "e_phoff"))
+        let phoff = is64 ? try offset(try h.get(UInt64.self, at: 32, order, field: "e_phoff"), "e_phoff", at: 32) : Int(try h.get(UInt32.self, at: 28, order, field: "e_phoff"))
         let phentsize = Int(try h.get(UInt16.self, at: is64 ? 54 : 42, order, field: "e_phentsize"))
         let phnum = Int(try h.get(UInt16.self, at: is64 ? 56 : 44, order, field: "e_phnum"))
         guard phentsize >= (is64 ? 56 : 32), phnum <= 4096, phoff >= 0, phoff <= size, phnum * phentsize <= size - phoff else {
@@ -87,11 +95,15 @@ public struct ELFFile: Sendable, Equatable {
         for i in 0..<phnum {
             let b = i * phentsize
             let pType = try ph.get(UInt32.self, at: b, order, field: "p_type")
-            let off = is64 ? Int(try ph.get(UInt64.self, at: b + 8, order, field: "p_offset")) : Int(try ph.get(UInt32.self, at: b + 4, order, field: "p_offset"))
+            let rawOff = is64 ? try ph.get(UInt64.self, at: b + 8, order, field: "p_offset") : UInt64(try ph.get(UInt32.self, at: b + 4, order, field: "p_offset"))
             let vaddr = is64 ? try ph.get(UInt64.self, at: b + 16, order, field: "p_vaddr") : UInt64(try ph.get(UInt32.self, at: b + 8, order, field: "p_vaddr"))
-            let filesz = is64 ? Int(try ph.get(UInt64.self, at: b + 32, order, field: "p_filesz")) : Int(try ph.get(UInt32.self, at: b + 16, order, field: "p_filesz"))
-            guard off >= 0, filesz >= 0, off <= size, filesz <= size - off else {
-                throw ELFError(path: path, offset: phoff + b, message: "segment \(i): \(filesz) bytes at \(hex(off)) run past the end of the file")
+            let rawSize = is64 ? try ph.get(UInt64.self, at: b + 32, order, field: "p_filesz") : UInt64(try ph.get(UInt32.self, at: b + 16, order, field: "p_filesz"))
+            guard let off = Int(exactly: rawOff), let filesz = Int(exactly: rawSize), off <= size, filesz <= size - off else {
+                throw ELFError(path: path, offset: phoff + b, message: "segment \(i): \(rawSize) bytes at 0x\(String(rawOff, radix: 16)) run past the end of the file")
+            }
+            // The segment's addresses must not wrap: DT_STRTAB is looked up in [p_vaddr, p_vaddr + p_filesz).
+            guard !vaddr.addingReportingOverflow(rawSize).overflow else {
+                throw ELFError(path: path, offset: phoff + b, message: "segment \(i): p_vaddr 0x\(String(vaddr, radix: 16)) + p_filesz \(rawSize) wraps around the address space")
             }
             segments.append(Segment(type: pType, offset: off, vaddr: vaddr, filesz: filesz))
         }
@@ -113,13 +125,15 @@ public struct ELFFile: Sendable, Equatable {
             i += entry
         }
         guard let strtab = tags.first(where: { $0.0 == dtStrtab })?.1 else { return elf }
-        let strsz = Int(tags.first { $0.0 == dtStrsz }?.1 ?? 0)
+        // DT_STRSZ is only a hint for how much to read: the read stops at the segment's end anyway.
+        let strsz = Int(clamping: tags.first { $0.0 == dtStrsz }?.1 ?? 0)
         // DT_STRTAB is an address: find the PT_LOAD segment that maps it.
         guard let load = segments.first(where: { $0.type == ptLoad && strtab >= $0.vaddr && strtab < $0.vaddr + UInt64($0.filesz) }) else {
             throw ELFError(path: path, offset: dyn.offset, message: "DT_STRTAB 0x\(String(strtab, radix: 16)) is in no PT_LOAD segment")
         }
         let strOff = load.offset + Int(strtab - load.vaddr)
-        let strBytes = try FileIO.read(path, offset: strOff, count: min(strsz > 0 ? strsz : 65536, size - strOff))
+        let segmentLeft = load.filesz - Int(strtab - load.vaddr)
+        let strBytes = try FileIO.read(path, offset: strOff, count: min(strsz > 0 ? strsz : 65536, segmentLeft, 16 << 20))
         func string(_ o: UInt64) throws -> String {
             guard o < UInt64(strBytes.count) else {
                 throw ELFError(path: path, offset: strOff, message: "string offset \(o) beyond the \(strBytes.count)-byte DT_STRTAB")

@@ -327,7 +327,8 @@ public enum ContentReader {
         case .none: return
         case let .bytes(b): try b.withUnsafeBytes { try body($0) }
         case let .host(path, size, device, inode):
-            let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+            // O_NONBLOCK: a file replaced by a FIFO meanwhile is refused below, never waited on.
+            let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
             guard fd >= 0 else { throw FileError.cannotOpen(path: path, reason: FileIO.errnoText()) }
             defer { close(fd) }
             var st = stat()

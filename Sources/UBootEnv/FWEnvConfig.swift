@@ -32,6 +32,16 @@ public struct FWEnvConfig: Sendable, Equatable {
     public var path: String
     public var locations: [Location]
 
+    /// The largest env size Flashsmith reads or writes (CONFIG_ENV_SIZE is 8 KiB … 1 MiB in
+    /// practice): a size from a config or an option is refused above it, before any allocation.
+    public static let maxEnvSize = 16 << 20
+    /// Sector size and count bounds (an erase block of at most 1 GiB, a NAND range of at most
+    /// 65536 sectors): what the bad-block walk on MTD loops over.
+    public static let maxSectorSize = 1 << 30
+    public static let maxSectorCount = 1 << 16
+    /// Offsets beyond ±2^56 (64 PiB) are no device's: refused, so offset + size never overflows.
+    public static let maxOffset = 1 << 56
+
     public var redundant: Bool { locations.count == 2 }
     public var envSize: Int { locations[0].envSize }
 
@@ -63,18 +73,22 @@ public struct FWEnvConfig: Sendable, Equatable {
             guard let offset = parseCInteger(String(used[1])) else {
                 throw .config(path: path, line: lineNo, message: "offset: expected a C integer (0x… hex, 0… octal or decimal), found '\(used[1])'")
             }
-            func hexField(_ k: Int, _ what: String) throws(EnvError) -> Int? {
+            guard offset.magnitude <= UInt(maxOffset) else {
+                throw .config(path: path, line: lineNo, message: "offset: expected at most \(hex(maxOffset)) either way, found '\(used[1])'")
+            }
+            func hexField(_ k: Int, _ what: String, max: Int) throws(EnvError) -> Int? {
                 guard k < used.count else { return nil }
                 guard let v = parseHex(String(used[k])) else {
                     throw .config(path: path, line: lineNo, message: "\(what): expected a hexadecimal number (read as hex even without 0x), found '\(used[k])'")
                 }
+                guard v <= max else { throw .config(path: path, line: lineNo, message: "\(what): expected at most \(hex(max)), found '\(used[k])'") }
                 return v
             }
-            guard let size = try hexField(2, "env size"), size > 5 else {
+            guard let size = try hexField(2, "env size", max: maxEnvSize), size > 5 else {
                 throw .config(path: path, line: lineNo, message: "env size: expected a non-zero hexadecimal size, found '\(used[2])'")
             }
-            let sector = try hexField(3, "sector size")
-            let count = try hexField(4, "number of sectors")
+            let sector = try hexField(3, "sector size", max: maxSectorSize)
+            let count = try hexField(4, "number of sectors", max: maxSectorCount)
             locs.append(Location(device: String(used[0]), offset: offset, envSize: size, sectorSize: sector == 0 ? nil : sector, sectorCount: count == 0 ? nil : count))
             if locs.count == 2 { break }
         }
@@ -85,7 +99,8 @@ public struct FWEnvConfig: Sendable, Equatable {
         return FWEnvConfig(path: path, locations: locs)
     }
 
-    /// `strtoll(s, NULL, 0)`-style: optional sign, `0x` hex, leading `0` octal, else decimal.
+    /// `strtoll(s, NULL, 0)`-style: one optional sign, `0x` hex, leading `0` octal, else decimal;
+    /// nil for anything else (a second sign, a sign after `0x`) or a value beyond `Int`.
     public static func parseCInteger(_ s: String) -> Int? {
         var t = Substring(s)
         var negative = false
@@ -93,14 +108,23 @@ public struct FWEnvConfig: Sendable, Equatable {
             negative = t.hasPrefix("-")
             t = t.dropFirst()
         }
-        let v: Int?
-        if t.lowercased().hasPrefix("0x") { v = Int(t.dropFirst(2), radix: 16) } else if t.count > 1 && t.hasPrefix("0") { v = Int(t.dropFirst(), radix: 8) } else { v = Int(t) }
-        guard let v else { return nil }
+        let digits: Substring
+        let radix: Int
+        if t.lowercased().hasPrefix("0x") {
+            (digits, radix) = (t.dropFirst(2), 16)
+        } else if t.count > 1 && t.hasPrefix("0") {
+            (digits, radix) = (t.dropFirst(), 8)
+        } else {
+            (digits, radix) = (t, 10)
+        }
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isHexDigit }), let v = Int(digits, radix: radix) else { return nil }
         return negative ? -v : v
     }
 
+    /// Hexadecimal digits, `0x` optional, no sign (a negative size is no size).
     static func parseHex(_ s: String) -> Int? {
         let t = s.lowercased().hasPrefix("0x") ? String(s.dropFirst(2)) : s
-        return t.isEmpty ? nil : Int(t, radix: 16)
+        guard !t.isEmpty, t.allSatisfy({ $0.isASCII && $0.isHexDigit }) else { return nil }
+        return Int(t, radix: 16)
     }
 }

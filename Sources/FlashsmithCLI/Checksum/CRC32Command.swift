@@ -27,7 +27,7 @@ struct CRC32Command: ParsableCommand {
         var results: [JSON] = []
         var text = ""
         for f in files {
-            let fd: Int32 = f == "-" ? STDIN_FILENO : try FileIO.openForReading(f)
+            let fd: Int32 = f == "-" ? STDIN_FILENO : try FileIO.openForReading(f, devices: true)
             defer { if fd != STDIN_FILENO { close(fd) } }
             var crc: UInt32 = raw ? s : ~UInt32(0)
             var total = 0

@@ -17,7 +17,7 @@ extension Env {
                 """
         )
 
-        @Option(name: .shortAndLong, help: "Bytes per copy (CONFIG_ENV_SIZE): 0x20000, 128KiB, 8k.")
+        @Option(name: .shortAndLong, help: "Bytes per copy (CONFIG_ENV_SIZE): 0x20000, 128KiB, 8k.", transform: ByteSize.limited(OptionLimits.envSize))
         var size: ByteSize?
 
         @Flag(name: .short, help: "Redundant environment: a flags byte after the CRC.")

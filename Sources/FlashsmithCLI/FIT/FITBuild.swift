@@ -36,7 +36,7 @@ extension FITCommand {
         @Option(name: .customShort("p"), help: "Absolute position of external data (hex, as mkimage -p).")
         var position: String?
 
-        @Option(name: .long, help: "Free space added inside every embedded flat_dt image (e.g. 4KiB).")
+        @Option(name: .long, help: "Free space added inside every embedded flat_dt image (e.g. 4KiB; at most 1MiB).", transform: ByteSize.limited(OptionLimits.dtbPadding))
         var dtbPadding: ByteSize?
 
         @Option(name: .customShort("k"), help: "Key directory: signature nodes are signed with KEYDIR/<key-name-hint>.key (PEM).")
@@ -56,14 +56,12 @@ extension FITCommand {
             var options = FIT.BuildOptions()
             options.external = external
             if let alignment {
-                guard let a = Int(alignment.lowercased().replacingPrefix("0x"), radix: 16), a > 0, a & (a - 1) == 0 else {
-                    throw ValidationError("-B: expected a power of two in hex, found '\(alignment)'")
-                }
+                let a = try hexArgument(alignment, option: "-B", range: OptionLimits.fitAlignment)
+                guard a & (a - 1) == 0 else { throw ValidationError("-B: expected a power of two in hex, found '\(alignment)'") }
                 options.alignment = a
             }
             if let position {
-                guard let p = Int(position.lowercased().replacingPrefix("0x"), radix: 16) else { throw ValidationError("-p: expected a hex position, found '\(position)'") }
-                options.position = p
+                options.position = try hexArgument(position, option: "-p", range: OptionLimits.fitPosition)
             }
             options.dtbPadding = dtbPadding?.bytes ?? 0
             options.keyDirectory = keyDirectory

@@ -31,13 +31,13 @@ struct NANDCommand: ParsableCommand {
         @Option(name: .shortAndLong, help: "The raw image with OOB.")
         var output: String
 
-        @Option(name: .long, help: "Page size: 2048, 4KiB.")
+        @Option(name: .long, help: "Page size: 2048, 4KiB.", transform: ByteSize.limited(OptionLimits.nandPage))
         var pageSize: ByteSize
 
-        @Option(name: .long, help: "OOB bytes per page: 64, 128.")
+        @Option(name: .long, help: "OOB bytes per page: 64, 128.", transform: ByteSize.limited(OptionLimits.nandPage))
         var oobSize: ByteSize
 
-        @Option(name: .long, help: "Erase block size: 128KiB.")
+        @Option(name: .long, help: "Erase block size: 128KiB.", transform: ByteSize.limited(OptionLimits.nandEraseBlock))
         var eraseBlock: ByteSize
 
         @Option(name: .long, help: "none, hamming, bch4 or bch8.")
@@ -46,7 +46,7 @@ struct NANDCommand: ParsableCommand {
         @Option(name: .long, help: "Bad erase blocks (numbers, comma-separated), skipped and marked.")
         var badBlocks: BlockList?
 
-        @Option(name: .long, help: "Blocks in the image (default: as many as the data needs).")
+        @Option(name: .long, help: "Blocks in the image (default: as many as the data needs).", transform: limitedInteger(OptionLimits.nandBlocks))
         var blocks: Int?
 
         @OptionGroup var json: JSONOption

@@ -21,22 +21,22 @@ extension UBICommand {
         @Option(name: .shortAndLong, help: "The UBI image to write.")
         var output: String
 
-        @Option(name: [.customShort("p"), .customLong("peb-size")], help: "Physical eraseblock size: 128KiB, 0x20000.")
+        @Option(name: [.customShort("p"), .customLong("peb-size")], help: "Physical eraseblock size: 128KiB, 0x20000.", transform: ByteSize.limited(OptionLimits.ubiBuildSize))
         var pebSize: ByteSize
 
-        @Option(name: [.customShort("m"), .customLong("min-io-size")], help: "Minimum input/output unit (NAND page): 2048, 2KiB.")
+        @Option(name: [.customShort("m"), .customLong("min-io-size")], help: "Minimum input/output unit (NAND page): 2048, 2KiB.", transform: ByteSize.limited(OptionLimits.ubiBuildSize))
         var minIOSize: ByteSize
 
-        @Option(name: [.customShort("s"), .customLong("sub-page-size")], help: "Sub-page size (default: the min. I/O unit).")
+        @Option(name: [.customShort("s"), .customLong("sub-page-size")], help: "Sub-page size (default: the min. I/O unit).", transform: ByteSize.limited(OptionLimits.ubiBuildSize))
         var subpageSize: ByteSize?
 
-        @Option(name: [.customShort("O"), .customLong("vid-hdr-offset")], help: "VID header offset (default: the sub-page after the EC header).")
+        @Option(name: [.customShort("O"), .customLong("vid-hdr-offset")], help: "VID header offset (default: the sub-page after the EC header).", transform: ByteSize.limited(OptionLimits.ubiBuildSize))
         var vidHeaderOffset: ByteSize?
 
         @Option(name: [.customShort("Q"), .customLong("image-seq")], help: "Image sequence number (default: fixed, from the volume table).")
         var imageSeq: UInt32?
 
-        @Option(name: [.customShort("e"), .customLong("erase-counter")], help: "Erase counter written in every EC header (default 0).")
+        @Option(name: [.customShort("e"), .customLong("erase-counter")], help: "Erase counter written in every EC header (default 0, at most 2147483647).", transform: limitedInteger(OptionLimits.eraseCounter))
         var eraseCounter: UInt64 = 0
 
         @Option(name: [.customShort("x"), .customLong("ubi-ver")], help: "UBI version in the headers (default 1).")

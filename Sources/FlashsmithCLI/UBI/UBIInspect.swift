@@ -14,7 +14,7 @@ extension UBICommand {
         @Argument(help: "A UBI image (anyone's).")
         var file: String
 
-        @Option(name: [.customShort("p"), .customLong("peb-size")], help: "The PEB size (default: found from the headers).")
+        @Option(name: [.customShort("p"), .customLong("peb-size")], help: "The PEB size (default: found from the headers).", transform: ByteSize.limited(OptionLimits.ubiInspectPEB))
         var pebSize: ByteSize?
 
         @OptionGroup var json: JSONOption

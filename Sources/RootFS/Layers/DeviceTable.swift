@@ -41,8 +41,16 @@ public struct DeviceTable: Sendable {
         try parse(String(decoding: try FileIO.readAll(path), as: UTF8.self), file: path)
     }
 
+    /// Linux's dev_t: 12 bits of major, 20 of minor (MINORBITS).
+    public static let maxMajor: UInt32 = 0xFFF
+    public static let maxMinor: UInt32 = 0xF_FFFF
+    /// Names one range line makes, and all the ranges of a table together.
+    public static let maxCount: UInt32 = 4096
+    public static let maxNodes = 65536
+
     public static func parse(_ text: String, file: String) throws -> DeviceTable {
         var out: [Line] = []
+        var nodes = 0
         for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let n = i + 1
             let fields = raw.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" }).map(String.init)
@@ -67,18 +75,29 @@ public struct DeviceTable: Sendable {
                 }
                 mode = m
             }
-            func number(_ k: Int, _ what: String) throws -> UInt32 {
+            func number(_ k: Int, _ what: String, max: UInt32) throws -> UInt32 {
                 guard k < fields.count, fields[k] != "-" else { return 0 }
-                guard let v = UInt32(fields[k]), v <= 0xFFFFF else {
-                    throw Failure(file: file, line: n, message: "\(what): expected a number up to 1048575 or '-', found '\(fields[k])'")
+                guard let v = UInt32(fields[k]), v <= max else {
+                    throw Failure(file: file, line: n, message: "\(what): expected a number up to \(max) or '-', found '\(fields[k])'")
                 }
                 return v
             }
             let line = Line(
                 number: n, name: fields[0], type: type, mode: mode, user: fields[3], group: fields[4],
-                major: try number(5, "major"), minor: try number(6, "minor"), start: try number(7, "start"),
-                inc: try number(8, "inc"), count: try number(9, "count")
+                major: try number(5, "major", max: Self.maxMajor), minor: try number(6, "minor", max: Self.maxMinor),
+                start: try number(7, "start", max: Self.maxMinor), inc: try number(8, "inc", max: Self.maxMinor), count: try number(9, "count", max: Self.maxCount)
             )
+            // A range's last name and minor are computed here, so they never overflow later.
+            if line.count > 1 {
+                let last = UInt64(line.minor) + UInt64(line.count - 1) * UInt64(line.inc)
+                guard last <= UInt64(Self.maxMinor) else {
+                    throw Failure(file: file, line: n, message: "minor \(line.minor) + \(line.count - 1) × \(line.inc) = \(last): expected at most \(Self.maxMinor) (Linux's 20-bit minor)")
+                }
+                nodes += Int(line.count)
+                guard nodes <= Self.maxNodes else {
+                    throw Failure(file: file, line: n, message: "count: the table makes more than \(Self.maxNodes) nodes")
+                }
+            }
             guard line.name.hasPrefix("/") else { throw Failure(file: file, line: n, message: "name: expected an absolute path, found '\(line.name)'") }
             guard !line.name.split(separator: "/").contains("..") else {
                 throw Failure(file: file, line: n, message: "name '\(line.name)': expected a path inside the image, found a '..' component")
@@ -133,9 +152,13 @@ public struct DeviceTable: Sendable {
                 for q in m.tree(p) { m.update(q) { setMeta(&$0) } }
             default:
                 let kind: Manifest.Kind = l.type == "c" ? .charDevice : l.type == "b" ? .blockDevice : .fifo
+                guard l.major <= Self.maxMajor, l.minor <= Self.maxMinor, l.count <= Self.maxCount,
+                      UInt64(l.minor) + UInt64(max(l.count, 1) - 1) * UInt64(l.inc) <= UInt64(Self.maxMinor) else {
+                    throw fail("device \(l.major),\(l.minor) (count \(l.count), inc \(l.inc)): expected majors up to \(Self.maxMajor) and minors up to \(Self.maxMinor)")
+                }
                 let names: [(String, UInt32)] =
                     l.count > 1
-                    ? (0..<l.count).map { i in ("\(l.name)\(l.start + i)", l.minor + i * l.inc) }
+                    ? (0..<l.count).map { i in ("\(l.name)\(UInt64(l.start) + UInt64(i))", l.minor + i * l.inc) }
                     : [(l.name, l.minor)]
                 for (name, minor) in names {
                     var e = Manifest.Entry(path: name, kind: kind, mode: l.mode ?? 0o644, source: source)

@@ -79,6 +79,18 @@ public struct UsersTable: Sendable {
                     throw Failure(file: file, line: n, message: "name '\(name)': expected no ':', ',' or '/'")
                 }
             }
+            // Every field lands in a ':'-separated line of /etc/passwd, /etc/group or /etc/shadow:
+            // a ':' or a control character (a stray CR, a newline) would add fields or lines there.
+            // A clear-text password (=…) is hashed first, so it may hold anything.
+            let verbatim: [(String, String)] = [
+                ("username", u.name), ("group", u.group), ("home", u.home), ("shell", u.shell), ("comment", u.comment),
+            ] + (u.password.hasPrefix("=") || u.password.hasPrefix("!=") ? [] : [("password", u.password)]) + u.groups.map { ("groups", $0) }
+            for (what, value) in verbatim {
+                if let bad = value.unicodeScalars.first(where: { $0 == ":" || $0.value < 0x20 || $0.value == 0x7F }) {
+                    let shown = bad == ":" ? "':'" : "control character 0x\(String(bad.value, radix: 16))"
+                    throw Failure(file: file, line: n, message: "\(what) '\(value.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : String($0) }.joined())': expected no ':' or control characters (it goes into /etc/passwd, /etc/group, /etc/shadow), found \(shown)")
+                }
+            }
             guard u.home == "-" || (u.home.hasPrefix("/") && u.home != "/") else {
                 throw Failure(file: file, line: n, message: "home: expected an absolute path other than / or '-', found '\(u.home)'")
             }

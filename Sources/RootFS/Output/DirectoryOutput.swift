@@ -122,6 +122,8 @@ public enum DirectoryOutput {
             case .file, .hardlink:
                 if item.linkIndex > 0, let first = firstName[item.inode] {
                     guard linkat(AT_FDCWD, temp + first, pfd, name, 0) == 0 else { throw fail("link to \(first)") }
+                    // The mtree records this name whole (size and digest): its data again.
+                    try ContentReader.stream(d) { try mtree.write($0) }
                     continue
                 }
                 let fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)

@@ -61,7 +61,8 @@ public struct OutputPlan {
     public func isLastLink(_ item: Item) -> Bool { item.linkIndex == Int(item.links) - 1 || item.links <= 1 }
 
     /// The member header for `item` in `format`: tar names the first link's data and makes the
-    /// others hard links to it; cpio newc gives every link the inode and the data to the last one.
+    /// others hard links to it; cpio newc gives every link the inode and the data to the last one;
+    /// mtree, which has no hard links, records every name as the whole file.
     public func member(_ item: Item, format: ArchiveFormat, firstName: [Int64: String]) -> ArchiveMember {
         let e = item.dataSource
         var kind: ArchiveMember.Kind
@@ -81,7 +82,11 @@ public struct OutputPlan {
         if kind == .symlink { m.link = e.target }
         if kind == .file {
             switch format {
-            case .tar, .mtree:
+            case .mtree:
+                // mtree has no hard links: every name is the whole file (its size; the writer
+                // streams the data again for the digest).
+                m.size = e.size
+            case .tar:
                 if item.linkIndex > 0, let first = firstName[item.inode] {
                     m.kind = .hardlink
                     m.link = first
