@@ -23,7 +23,7 @@ import TestSupport
     static func busyboxPath(_ dir: TempDir) throws -> String {
         let bin = dir.file("bin")
         try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
-        for applet in ["sh", "nc", "sha256sum", "cut", "awk", "sed", "sort", "tr", "cat", "readlink", "mkdir", "rm", "du", "tar", "grep", "kill", "ps", "wc", "sleep", "ls"] {
+        for applet in ["sh", "nc", "sha256sum", "cut", "awk", "sed", "sort", "tr", "cat", "readlink", "mkdir", "rm", "du", "tar", "grep", "kill", "ps", "wc", "sleep", "ls", "mv", "setsid", "unshare"] {
             try FileManager.default.createSymbolicLink(atPath: "\(bin)/\(applet)", withDestinationPath: "/bin/busybox")
         }
         return bin
@@ -37,23 +37,27 @@ import TestSupport
         let other = try dir.write("other.txt", "changed here\n")
         let hash = { (p: String) throws -> String in String(try run("/bin/busybox", ["sha256sum", p]).out.prefix(64)) }
         let request = """
-            FLASHSMITH-MIGRATE 1 CHECK none
+            FLASHSMITH-MIGRATE 2 CHECK none
             \(try hash(same))  \(same)
             \(String(repeating: "0", count: 64))  \(other)
             \(try hash(same))  \(dir.file("gone.txt"))
             dir \(dir.path)
             dir \(dir.file("nofolder"))
+            dir\u{20}
 
             """
         let env = ["PATH": bin, "MIGRATE_STATE": dir.file("state")]
         let r = try run("/bin/busybox", ["sh", Self.migrate, "handle"], stdin: Array(request.utf8), environment: env)
         #expect(r.status == 0, "\(r.err)")
         #expect(r.out == "REFUSED\ndiffers \(other)\nmissing \(dir.file("gone.txt"))\nmissing folder \(dir.file("nofolder"))\n", "\(r.out)")
-        let ok = "FLASHSMITH-MIGRATE 1 CHECK none\n\(try hash(same))  \(same)\ndir \(dir.path)\n"
+        let ok = "FLASHSMITH-MIGRATE 2 CHECK none\n\(try hash(same))  \(same)\ndir \(dir.path)\n"
         let o = try run("/bin/busybox", ["sh", Self.migrate, "handle"], stdin: Array(ok.utf8), environment: env)
         #expect(o.out == "OK 2 files and folders identical (same image)\n", "\(o.out)\(o.err)")
         let junk = try run("/bin/busybox", ["sh", Self.migrate, "handle"], stdin: Array("GET / HTTP/1.0\n".utf8), environment: env)
         #expect(junk.out.hasPrefix("FAILED"))
+        // A peer of the old protocol (the tree not stopped before the dump) is not one.
+        let old = try run("/bin/busybox", ["sh", Self.migrate, "handle"], stdin: Array(ok.replacingOccurrences(of: "MIGRATE 2", with: "MIGRATE 1").utf8), environment: env)
+        #expect(old.out == "FAILED not a migrate request (expected FLASHSMITH-MIGRATE 2)\n", "\(old.out)")
     }
 
     /// Nobody listening: the process is not touched (never stopped), the message says so.
