@@ -31,8 +31,7 @@ echo "== flashsmith build $LAYOUT -o $OUT"
 echo "== flashsmith inspect $OUT/fit.img"
 "$FS" inspect "$OUT/fit.img"
 echo "== the environment in the chip image, as U-Boot will read it (flashsmith env print)"
-printf '%s 0x0 0x40000 0x40000\n' "$OUT/$BOARD.img" > "$OUT/chip-env.config"
-"$FS" env print -c "$OUT/chip-env.config"
+"$FS" env print -c "$OUT/chip-fw_env.config"     # written by build: the env copies inside the chip image
 
 echo "== flashsmith boot $OUT (QEMU virt, Debian's qemu_arm64 U-Boot, TCG)"
 "$FS" boot "$OUT" --until "flashsmith: rootfs of board $BOARD up" --timeout 120 </dev/null | tr -d '\r' > "$OUT/boot.log" || {
