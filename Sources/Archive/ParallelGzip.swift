@@ -49,6 +49,10 @@ public final class ParallelGzip: @unchecked Sendable {
     var failure: (any Error)?
 
     public init(descriptor: Int32, path: String, level: Int = 6) throws {
+        // zlib's levels; checked here, so a level from the command line never reaches Int32(_:) unchecked.
+        guard (0...9).contains(level) else {
+            throw ArchiveFailure(path: path, message: "gzip level \(level): expected 0…9", category: .usage)
+        }
         fd = descriptor
         self.path = path
         self.level = Int32(level)

@@ -32,6 +32,7 @@ import TestSupport
         Case(args: fitBuild + ["--dtb-padding", "3GiB"], message: "expected at most 1MiB, found 3GiB"),
         Case(args: nandRaw + ["--erase-block", "0x4000000000000000"], message: "expected 1…256MiB"),
         Case(args: nandRaw + ["--erase-block", "128KiB", "--blocks", "99999999999"], message: "expected 1…16777216"),
+        Case(args: ["rootfs", "build", "--skeleton", "base", "--level", "99999999999999", "-o", "r.tar.gz"], message: "gzip level 99999999999999: expected 0…9"),
     ]
 
     @Test(arguments: options)
