@@ -122,10 +122,11 @@ enum BoardBootImages {
         return (path, arch)
     }
 
-    /// The board's root filesystem (its spec, plus `busybox:` when given) as a manifest.
+    /// The board's root filesystem (its spec, plus `busybox:` when given, before the spec's users and
+    /// device tables, which may name its applets) as a manifest.
     static func rootfsManifest(_ b: BoardLayout, spec: String, skeletonPaths: [String]) throws -> Manifest {
         var s = try RootFSSpec.load(spec, skeletonPaths: skeletonPaths)
-        if let bb = b.busybox { s.layers.append(.busybox(BusyboxLayer(binary: try resolve(bb, what: "busybox", board: b)))) }
+        if let bb = b.busybox { s.addBusybox(BusyboxLayer(binary: try resolve(bb, what: "busybox", board: b))) }
         return try s.build()
     }
 

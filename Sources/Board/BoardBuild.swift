@@ -221,7 +221,7 @@ public enum BoardBuild {
             report += b.flash.kind == .nand ? "; survives \(survives) more bad block(s)\(x.runs.count > 1 ? " in each copy's range" : "")\(bad > 0 ? " (\(bad) known bad)" : "")\n" : "\n"
         }
         for n in ubiNotes + envNotes + bootNotes { report += "  \(n)\n" }
-        if let k = boot { report += "  boots: \(bootCommand(b, k))\n" }
+        if let c = b.overrides.bootcmd ?? boot.map({ bootCommand(b, $0) }) { report += "  boots: \(c)\(b.overrides.bootcmd == nil ? "" : " (override: bootcmd)")\n" }
         try AtomicFile.write(Array(report.utf8), to: "\(out)/report.txt")
         AtomicFolder.removeTree(work)
         try staging.commit()
@@ -302,9 +302,10 @@ public enum BoardBuild {
         }
         // The kernel needs the partitions where it mounts one (UBI), and on NAND; a NOR board that
         // boots a FIT with its initramfs needs none.
-        if b.flash.kind == .nand || rootfsIndex != nil { args.append(b.mtdparts) }
-        vars.append(EnvVariable("bootargs", args.joined(separator: " ")))
-        if let k = boot { vars.append(EnvVariable("bootcmd", bootCommand(b, k))) }
+        if b.flash.kind == .nand || rootfsIndex != nil { args.append(b.bootargsMtdparts) }
+        vars.append(EnvVariable("bootargs", b.overrides.bootargs ?? args.joined(separator: " ")))
+        if let c = b.overrides.bootcmd ?? boot.map({ bootCommand(b, $0) }) { vars.append(EnvVariable("bootcmd", c)) }
+        if let m = b.overrides.mtdparts { vars[1] = EnvVariable("mtdparts", m) }
         return vars
     }
 

@@ -29,7 +29,12 @@ import YAML
 ///     size: 8MiB
 ///   - name: rootfs
 ///     size: rest
+/// override:                 # optional: values that replace the derived ones in the environment
+///   bootcmd: run boot_ubi
+///   bootargs: console=ttySAC0,115200 ubi.mtd=3 root=ubi0:rootfs rootfstype=ubifs   # the whole line
+///   mtdparts: mtdparts=s5p-nand:256k(u-boot)ro,256k(env),5m(kernel),-(rootfs)
 /// ```
+/// Every key is checked (see BoardFile.swift): a typo is an error naming the line and the nearest key.
 public struct BoardLayout: Sendable {
     public struct Flash: Sendable, Equatable {
         /// NAND (pages, OOB, ECC, bad blocks) or memory-mapped NOR (erase sectors, no OOB).
@@ -74,6 +79,22 @@ public struct BoardLayout: Sendable {
         public var content: PartitionContent = .none
     }
 
+    /// The environment values a board may set by hand instead of deriving them (`override:`): each
+    /// replaces the derived variable in the environment (env.img, uboot-env.txt) and the report;
+    /// `mtdparts` also replaces the `mtdparts=` the derived bootargs carries. The layout's own files
+    /// (mtdparts.txt, partitions.dtsi, flash.cmd) stay the layout's.
+    public struct Overrides: Sendable, Equatable {
+        public var bootcmd: String?
+        public var bootargs: String?
+        public var mtdparts: String?
+        public static let keys = ["bootcmd", "bootargs", "mtdparts"]
+        public init(bootcmd: String? = nil, bootargs: String? = nil, mtdparts: String? = nil) {
+            self.bootcmd = bootcmd
+            self.bootargs = bootargs
+            self.mtdparts = mtdparts
+        }
+    }
+
     public struct Failure: FlashsmithError, Equatable {
         public var message: String
         public var category: ErrorCategory { .data }
@@ -102,6 +123,8 @@ public struct BoardLayout: Sendable {
     public var busybox: String?
     /// Kernel arguments added to the derived bootargs (`bootargs:`).
     public var extraBootargs: String?
+    /// Values that replace what the board derives (`override: {bootcmd: …, bootargs: …, mtdparts: …}`).
+    public var overrides = Overrides()
     /// The kernel's architecture (`arch:`), when its header does not say.
     public var arch: String?
     public var qemu: QEMUMachine?
@@ -116,140 +139,6 @@ public struct BoardLayout: Sendable {
         }
     }
     public var hasUBIRootfs: Bool { ubiRootfsIndex != nil }
-
-    /// `path`: a board.yaml, or the board's folder (layouts/NAME). `sysroot` replaces the board's own.
-    public static func load(_ given: String, sysroot sysrootOverride: String? = nil) throws -> BoardLayout {
-        let path = FileIO.kind(of: given) == .directory ? (given.hasSuffix("/") ? given : given + "/") + "board.yaml" : given
-        let text = String(decoding: try FileIO.readAll(path), as: UTF8.self)
-        guard let root = try YAML.parse(text, source: path), root.mapping != nil else { throw Failure(message: "\(path): expected a board description (a mapping), found nothing") }
-        func fail(_ n: YAMLNode, _ what: String) -> Failure { Failure(message: "\(path):\(n.line): \(what)") }
-        func size(_ n: YAMLNode?, _ key: String, default d: Int? = nil) throws -> Int {
-            guard let n else {
-                if let d { return d }
-                throw Failure(message: "\(path): flash: '\(key)' is missing")
-            }
-            guard let s = n.string, let v = try? ByteSize(parsing: s) else { throw fail(n, "\(key): expected a size (2048, 2KiB, 0x800), found \(n.kind)") }
-            return v.bytes
-        }
-        guard let f = root["flash"] else { throw Failure(message: "\(path): 'flash:' (the geometry) is missing") }
-        var kind = Flash.Kind.nand
-        if let t = f["type"] {
-            guard let k = Flash.Kind(rawValue: t.string ?? "") else { throw fail(t, "type: expected nand or nor, found \(t.kind)") }
-            kind = k
-        }
-        let page = try size(f["page"], "page", default: kind == .nor ? 1 : nil)
-        var eccValue = kind == .nor ? NANDRawImage.ECC.none : .hamming
-        if let e = f["ecc"] {
-            guard let v = NANDRawImage.ECC(rawValue: e.string ?? "") else { throw fail(e, "ecc: expected none, hamming, bch4 or bch8, found \(e.kind)") }
-            eccValue = v
-        }
-        var ids: [UInt8] = []
-        if let list = f["id-bytes"]?.sequence {
-            for n in list {
-                guard let v = n.integer, v <= 255 else { throw fail(n, "id-bytes: expected bytes, found \(n.kind)") }
-                ids.append(UInt8(v))
-            }
-        }
-        var flash = Flash(
-            pageSize: page, oobSize: try size(f["oob"], "oob", default: kind == .nor ? 0 : nil), eraseBlockSize: try size(f["erase-block"], "erase-block"), chipSize: try size(f["chip"], "chip"),
-            subpageSize: try size(f["sub-page"], "sub-page", default: page), ecc: eccValue,
-            badBlocksPer1024: Int(f["bad-blocks-per-1024"]?.integer ?? 20), mtdID: f["mtd-id"]?.string ?? (kind == .nand ? "nand0" : "nor0"), idBytes: ids
-        )
-        flash.kind = kind
-        if let base = f["base"] { flash.base = try size(base, "base") }
-        guard kind == .nand || eccValue == .none else { throw Failure(message: "\(path): flash: NOR has no ECC in the OOB (ecc: \(eccValue.rawValue))") }
-        guard kind == .nand || flash.base != nil else { throw fail(f, "flash: NOR needs base: (the address it is mapped at, e.g. 0x4000000): U-Boot reads and writes it there") }
-        guard kind == .nand || f["bad-blocks"] == nil else { throw fail(f, "flash: NOR has no bad blocks (bad-blocks: is for NAND)") }
-        var parts: [Partition] = []
-        guard let list = root["partitions"]?.sequence, !list.isEmpty else { throw Failure(message: "\(path): 'partitions:' (a list) is missing") }
-        for p in list {
-            guard let name = p["name"]?.string, !name.isEmpty else { throw fail(p, "a partition needs a name") }
-            guard name.allSatisfy({ $0 != "(" && $0 != ")" && $0 != "," && $0 != ":" && $0 != ";" }) else { throw fail(p, "partition '\(name)': mtdparts= cannot carry ( ) , : ; in a name") }
-            let sizeNode = p["size"]
-            let isRest = sizeNode?.string == "rest"
-            var part = Partition(name: name, offset: -1, size: isRest ? -1 : try size(sizeNode, "partition \(name) size"), readOnly: p["read-only"]?.string == "true", line: p.line)
-            if let o = p["offset"] { part.offset = try size(o, "partition \(name) offset") }
-            if let c = p["content"] { part.content = try PartitionContent.parse(c, partition: name, source: path) }
-            parts.append(part)
-        }
-        var b = BoardLayout(name: root["name"]?.string ?? Manifest_name(path), source: path, flash: flash, partitions: parts)
-        b.console = root["console"]?.string
-        let sysroot = sysrootOverride ?? root["sysroot"]?.string.map { $0.hasPrefix("/") ? $0 : "\(b.folder)/\($0)" }
-        b.sysroot = sysroot
-        /// `${sysroot}` expanded; other relative paths stay relative to the board's folder.
-        func pathValue(_ key: String) throws -> String? {
-            guard let n = root[key] else { return nil }
-            guard let s = n.string else { throw fail(n, "\(key): expected a path, found \(n.kind)") }
-            b.lines[key] = n.line
-            return try b.expand(s, key: key, line: n.line)
-        }
-        b.kernel = try pathValue("kernel")
-        b.rootfs = try pathValue("rootfs")
-        b.busybox = try pathValue("busybox")
-        b.extraBootargs = root["bootargs"]?.string
-        b.arch = root["arch"]?.string
-        if let d = root["devicetrees"] {
-            for n in d.sequence ?? [d] {
-                guard let s = n.string else { throw fail(n, "devicetrees: expected paths, found \(n.kind)") }
-                b.deviceTrees.append(try b.expand(s, key: "devicetrees", line: n.line))
-                b.lines["devicetree \(b.deviceTrees.count - 1)"] = n.line
-            }
-        }
-        if let q = root["qemu"] {
-            guard let system = q["system"]?.string, let machine = q["machine"]?.string else { throw fail(q, "qemu: needs system (qemu-system-aarch64) and machine (virt)") }
-            var m = QEMUMachine(system: system, machine: machine, cpu: q["cpu"]?.string, memoryMiB: Int(q["memory"]?.integer ?? 1024))
-            // A relative firmware path is the board folder's, made absolute: qemu.args runs from anywhere.
-            m.firmware = try q["firmware"].map { n in
-                guard let f = n.string else { throw fail(n, "qemu: firmware: expected a path, found \(n.kind)") }
-                return f.hasPrefix("/") ? f : BoardBootImages.absolute("\(b.folder)/\(f)")
-            }
-            if let bank = q["pflash"] {
-                guard let v = bank.integer, (0...1).contains(v) else { throw fail(bank, "qemu: pflash: expected bank 0 or 1, found \(bank.kind)") }
-                m.pflashBank = Int(v)
-            }
-            b.qemu = m
-        }
-        for n in f["bad-blocks"]?.sequence ?? [] {
-            guard let v = n.integer else { throw fail(n, "bad-blocks: expected block numbers, found \(n.kind)") }
-            b.badBlocks.insert(Int(v))
-        }
-        try b.resolve()
-        return b
-    }
-
-    /// `${sysroot}/boot/vmlinuz-*` → the sysroot's path; a relative path → relative to the board's folder.
-    func expand(_ s: String, key: String, line: Int) throws -> String {
-        guard s.contains("${sysroot}") else { return s.hasPrefix("/") ? s : "\(folder)/\(s)" }
-        guard let sysroot else { throw Failure(message: "\(source):\(line): \(key): '\(s)' names ${sysroot}, and the board has no sysroot: (nor was --sysroot given)") }
-        guard s.hasPrefix("${sysroot}") else { throw Failure(message: "\(source):\(line): \(key): '\(s)': ${sysroot} can only start a path") }
-        return s.replacing("${sysroot}", with: sysroot)
-    }
-
-    /// Fills in automatic offsets and `rest`, and checks everything against the geometry.
-    mutating func resolve() throws {
-        let f = flash
-        func fail(_ p: Partition, _ m: String) -> Failure { Failure(message: "\(source):\(p.line): partition '\(p.name)': \(m)") }
-        guard f.kind == .nor || [512, 2048, 4096, 8192, 16384].contains(f.pageSize) else { throw Failure(message: "\(source): flash page \(f.pageSize): expected 512, 2048, 4096, 8192 or 16384") }
-        guard f.eraseBlockSize % f.pageSize == 0 else { throw Failure(message: "\(source): erase block \(f.eraseBlockSize) is not a multiple of the page \(f.pageSize)") }
-        guard f.chipSize % f.eraseBlockSize == 0 else { throw Failure(message: "\(source): chip \(f.chipSize) is not a multiple of the erase block \(f.eraseBlockSize)") }
-        guard f.pageSize % f.subpageSize == 0 else { throw Failure(message: "\(source): page \(f.pageSize) is not a multiple of the sub-page \(f.subpageSize)") }
-        var next = 0
-        for i in partitions.indices {
-            var p = partitions[i]
-            if p.offset < 0 { p.offset = next }
-            guard p.offset % f.eraseBlockSize == 0 else { throw fail(p, "offset \(hex(p.offset)) is not on an erase-block boundary (\(hex(f.eraseBlockSize)))") }
-            guard p.offset >= next else { throw fail(p, "offset \(hex(p.offset)) overlaps '\(partitions[i - 1].name)', which ends at \(hex(next))") }
-            if p.size < 0 {
-                guard i == partitions.count - 1 else { throw fail(p, "only the last partition can be 'rest'") }
-                p.size = f.chipSize - p.offset
-            }
-            guard p.size > 0, p.size % f.eraseBlockSize == 0 else { throw fail(p, "size \(hex(p.size)) is not a whole number of erase blocks (\(hex(f.eraseBlockSize)))") }
-            guard p.offset + p.size <= f.chipSize else { throw fail(p, "ends at \(hex(p.offset + p.size)), past the \(hex(f.chipSize)) chip") }
-            p.blocks = p.size / f.eraseBlockSize
-            next = p.offset + p.size
-            partitions[i] = p
-        }
-    }
 
     /// `mtdparts=ID:256k(u-boot)ro,128k(env),8m(kernel),-(rootfs)`: sizes in k/m when exact, offsets
     /// written only where a partition does not follow the previous one.
@@ -273,6 +162,7 @@ public struct BoardLayout: Sendable {
     }
 
     /// Parses an mtdparts= string back (the kernel's cmdlinepart syntax) into (name, offset, size, ro).
+    /// Every number is checked: offsets and sizes lie within the chip.
     public static func parseMtdparts(_ text: String, chipSize: Int) throws -> (id: String, parts: [(name: String, offset: Int, size: Int, readOnly: Bool)]) {
         var s = Substring(text)
         if s.hasPrefix("mtdparts=") { s = s.dropFirst("mtdparts=".count) }
@@ -280,30 +170,33 @@ public struct BoardLayout: Sendable {
         let id = String(s[..<colon])
         var out: [(String, Int, Int, Bool)] = []
         var next = 0
-        for spec in s[s.index(after: colon)...].split(separator: ",") {
-            guard let open = spec.firstIndex(of: "("), let close = spec.firstIndex(of: ")") else { throw Failure(message: "mtdparts: '\(spec)': expected SIZE[@OFFSET](NAME)") }
+        for spec in s[s.index(after: colon)...].split(separator: ",", omittingEmptySubsequences: false) {
+            guard let open = spec.firstIndex(of: "("), let close = spec.firstIndex(of: ")"), open < close else { throw Failure(message: "mtdparts: '\(spec)': expected SIZE[@OFFSET](NAME)") }
             let name = String(spec[spec.index(after: open)..<close])
-            let ro = spec[spec.index(after: close)...].hasPrefix("ro")
+            let rest = spec[spec.index(after: close)...]
+            guard rest.isEmpty || rest == "ro" || rest == "lk" || rest == "rolk" else { throw Failure(message: "mtdparts: '\(spec)': expected ro or nothing after (NAME), found '\(rest)'") }
             var sizeText = Substring(spec[..<open])
             var offset = next
             if let at = sizeText.firstIndex(of: "@") {
-                guard let o = parseNumber(sizeText[sizeText.index(after: at)...]) else { throw Failure(message: "mtdparts: '\(spec)': bad offset") }
+                guard let o = parseNumber(sizeText[sizeText.index(after: at)...]), o <= chipSize else { throw Failure(message: "mtdparts: '\(spec)': expected an offset within the \(hex(chipSize)) chip") }
                 offset = o
                 sizeText = sizeText[..<at]
             }
+            guard offset <= chipSize else { throw Failure(message: "mtdparts: '\(spec)': starts at \(hex(offset)), past the \(hex(chipSize)) chip") }
             let size: Int
             if sizeText == "-" {
                 size = chipSize - offset
             } else {
-                guard let v = parseNumber(sizeText) else { throw Failure(message: "mtdparts: '\(spec)': bad size") }
+                guard let v = parseNumber(sizeText), v <= chipSize - offset else { throw Failure(message: "mtdparts: '\(spec)': expected a size within the \(hex(chipSize)) chip") }
                 size = v
             }
-            out.append((name, offset, size, ro))
+            out.append((name, offset, size, rest.hasPrefix("ro")))
             next = offset + size
         }
         return (id, out)
     }
 
+    /// `128k`, `8m`, `1g`, `0x20000`, `131072`; nil when malformed or too large.
     static func parseNumber(_ t: Substring) -> Int? {
         var t = t
         var m = 1
@@ -311,8 +204,12 @@ public struct BoardLayout: Sendable {
             m = last == "k" || last == "K" ? 1 << 10 : last == "m" || last == "M" ? 1 << 20 : 1 << 30
             t = t.dropLast()
         }
-        let v = t.lowercased().hasPrefix("0x") ? Int(t.dropFirst(2), radix: 16) : Int(t)
-        return v.map { $0 * m }
+        guard !t.isEmpty else { return nil }
+        let digits = t.lowercased().hasPrefix("0x") ? t.dropFirst(2) : t
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isHexDigit }) else { return nil }
+        guard let v = t.lowercased().hasPrefix("0x") ? Int(digits, radix: 16) : Int(digits) else { return nil }
+        let (r, overflow) = v.multipliedReportingOverflow(by: m)
+        return overflow ? nil : r
     }
 
     /// A device-tree fragment: the NAND controller's `partitions` node, `fixed-partitions`.

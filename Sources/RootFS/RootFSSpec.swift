@@ -100,30 +100,23 @@ public struct RootFSSpec: Sendable {
         func rel(_ p: String) -> String { p.hasPrefix("/") ? p : "\(base.isEmpty ? "" : base)/\(p)" }
         func fail(_ n: YAMLNode, _ message: String) -> Failure { Failure(file: path, line: n.line, message: message) }
         var spec = RootFSSpec()
-        for (k, v) in root.mapping ?? [] {
+        for e in root.entries ?? [] {
+            let (k, v) = (e.key, e.value)
             switch k {
             case "content-manifest":
-                spec.contentManifest = v.string == "true" || v.string == "yes"
+                spec.contentManifest = try v.bool("content-manifest", source: path)
             case "source-date-epoch":
                 guard let e = v.integer, e <= UInt64(Int64.max) else { throw fail(v, "source-date-epoch: expected seconds since 1970, found \(v.kind)") }
                 spec.sourceDateEpoch = Int64(e)
             case "layers": break
-            default: throw fail(v, "unknown key '\(k)': expected source-date-epoch, content-manifest or layers")
+            default:
+                throw Failure(file: path, line: e.keyLine, message: "unknown key '\(k)' in the rootfs spec; \(Spelling.hint(for: k, among: topKeys))")
             }
         }
         guard let layers = root["layers"]?.sequence else { throw Failure(file: path, line: root.line, message: "expected 'layers:' with a list of layers") }
-        let kinds = ["skeleton", "overlay", "busybox", "devices", "users", "modules", "bundle", "criu", "file"]
         for node in layers {
-            guard let map = node.mapping, let kind = map.first?.key, kinds.contains(kind), let value = map.first?.value else {
-                throw fail(node, "a layer: expected a mapping starting with one of \(kinds.joined(separator: ", ")), found \(node.kind)")
-            }
-            let allowed: [String: [String]] = [
-                "skeleton": [], "overlay": ["destination", "replace", "modes", "owner"], "busybox": ["links"], "devices": [], "users": [],
-                "modules": ["load"], "bundle": ["sysroot"], "criu": ["modules"], "file": ["content", "mode", "uid", "gid"],
-            ]
-            for (k, v) in map.dropFirst() where !(allowed[kind] ?? []).contains(k) {
-                throw fail(v, "\(kind) layer: unknown key '\(k)'\((allowed[kind] ?? []).isEmpty ? "" : ": expected \((allowed[kind] ?? []).joined(separator: ", "))")")
-            }
+            let (kind, value) = try layerKind(node, source: path)
+            try node.strictMapping([kind] + (layerKeys[kind] ?? []), in: "the \(kind) layer", source: path)
             func str(_ n: YAMLNode?, _ what: String) throws -> String {
                 guard let n, let s = n.string, !s.isEmpty else { throw fail(n ?? node, "\(kind) layer: \(what): expected a string, found \(n?.kind ?? "nothing")") }
                 return s
@@ -178,18 +171,19 @@ public struct RootFSSpec: Sendable {
                 spec.layers.append(.modules(ModulesLayer(tree: rel(try str(value, "modules")), names: try list(node["load"], "load"))))
             case "criu":
                 // `- criu: SYSROOT` (`/` for the host), optionally with `modules: TREE`.
-                let sysroot = value.string.map { $0 == "/" ? "/" : rel($0) } ?? "/"
-                spec.layers.append(.criu(CRIULayer(sysroot: sysroot, modules: node["modules"]?.string.map(rel), skeletonPaths: skeletonPaths)))
+                let sysroot = try str(value, "criu")
+                let modules = try node["modules"].map { rel(try str($0, "modules")) }
+                spec.layers.append(.criu(CRIULayer(sysroot: sysroot == "/" ? "/" : rel(sysroot), modules: modules, skeletonPaths: skeletonPaths)))
             case "bundle":
-                let sysroot = node["sysroot"].map { rel($0.string ?? "/") } ?? "/"
+                let sysroot = try node["sysroot"].map { rel(try str($0, "sysroot")) } ?? "/"
                 spec.layers.append(.bundle(BundleLayer(binaries: try list(value, "bundle"), sysroot: sysroot)))
             default:
                 let p = try str(value, "file")
-                let content = Array((node["content"]?.string ?? "").utf8)
+                let content = Array((try node["content"].map { try $0.text("file layer: content", source: path) } ?? "").utf8)
                 func num(_ key: String, _ def: UInt32) throws -> UInt32 {
                     guard let n = node[key] else { return def }
                     let s = n.string ?? ""
-                    guard let v = key == "mode" ? UInt32(s.hasPrefix("0o") ? String(s.dropFirst(2)) : s, radix: 8) : UInt32(s) else {
+                    guard let v = key == "mode" ? UInt32(s.hasPrefix("0o") ? String(s.dropFirst(2)) : s, radix: 8).flatMap({ $0 <= 0o7777 ? $0 : nil }) : UInt32(s) else {
                         throw fail(n, "file layer: \(key): expected \(key == "mode" ? "an octal mode" : "a number"), found \(n.kind)")
                     }
                     return v
@@ -198,5 +192,42 @@ public struct RootFSSpec: Sendable {
             }
         }
         return spec
+    }
+
+    static let topKeys = ["source-date-epoch", "content-manifest", "layers"]
+    static let layerKinds = ["skeleton", "overlay", "busybox", "devices", "users", "modules", "bundle", "criu", "file"]
+    /// The keys each kind of layer takes besides its own.
+    static let layerKeys: [String: [String]] = [
+        "skeleton": [], "overlay": ["destination", "replace", "modes", "owner"], "busybox": ["links"], "devices": [], "users": [],
+        "modules": ["load"], "bundle": ["sysroot"], "criu": ["modules"], "file": ["content", "mode", "uid", "gid"],
+    ]
+
+    /// A layer's kind (its one key among ``layerKinds``) and that key's value; a misspelt kind is
+    /// named with the nearest one.
+    static func layerKind(_ node: YAMLNode, source: String) throws -> (String, YAMLNode) {
+        guard let entries = node.entries, let first = entries.first else {
+            throw Failure(file: source, line: node.line, message: "a layer: expected a mapping with one of \(layerKinds.joined(separator: ", ")), found \(node.kind)")
+        }
+        let kinds = entries.filter { layerKinds.contains($0.key) }
+        guard let kind = kinds.first else {
+            throw Failure(file: source, line: first.keyLine, message: "unknown layer '\(first.key)'; \(Spelling.hint(for: first.key, among: layerKinds))")
+        }
+        guard kinds.count == 1 else {
+            throw Failure(file: source, line: kinds[1].keyLine, message: "a layer is one of \(layerKinds.joined(separator: ", ")), found \(kinds.map { "\($0.key):" }.joined(separator: " and ")) (start a new '- ' item)")
+        }
+        return (kind.key, kind.value)
+    }
+
+    /// The layers with `busybox` where a user expects it: before the first users or device table
+    /// (which may name its applets, e.g. `/usr/bin/ping f 4755`), after everything else, as the
+    /// command line's flags order it. A board's `busybox:` goes in this way.
+    public mutating func addBusybox(_ layer: BusyboxLayer) {
+        let at = layers.firstIndex { l in
+            switch l {
+            case .users, .devices: return true
+            default: return false
+            }
+        } ?? layers.endIndex
+        layers.insert(.busybox(layer), at: at)
     }
 }

@@ -8,13 +8,26 @@ import FlashsmithCore
 public indirect enum YAMLNode: Sendable, Equatable {
     case scalar(String, plain: Bool, line: Int)
     case sequence([YAMLNode], line: Int)
-    case mapping([(key: String, value: YAMLNode)], line: Int)
+    case mapping([Entry], line: Int)
+
+    /// A mapping's key, the line it is written on, and its value.
+    public struct Entry: Sendable, Equatable {
+        public var key: String
+        public var keyLine: Int
+        public var value: YAMLNode
+        public init(key: String, keyLine: Int, value: YAMLNode) {
+            self.key = key
+            self.keyLine = keyLine
+            self.value = value
+        }
+        public static func == (a: Entry, b: Entry) -> Bool { a.key == b.key && a.value == b.value }
+    }
 
     public static func == (a: YAMLNode, b: YAMLNode) -> Bool {
         switch (a, b) {
         case let (.scalar(x, p, _), .scalar(y, q, _)): return x == y && p == q
         case let (.sequence(x, _), .sequence(y, _)): return x == y
-        case let (.mapping(x, _), .mapping(y, _)): return x.map(\.key) == y.map(\.key) && x.map(\.value) == y.map(\.value)
+        case let (.mapping(x, _), .mapping(y, _)): return x == y
         default: return false
         }
     }
@@ -42,11 +55,20 @@ public indirect enum YAMLNode: Sendable, Equatable {
     }
 
     public var mapping: [(key: String, value: YAMLNode)]? {
+        if case let .mapping(m, _) = self { return m.map { ($0.key, $0.value) } }
+        return nil
+    }
+
+    /// A mapping's entries with the line of each key.
+    public var entries: [Entry]? {
         if case let .mapping(m, _) = self { return m }
         return nil
     }
 
-    public subscript(key: String) -> YAMLNode? { mapping?.first { $0.key == key }?.value }
+    public subscript(key: String) -> YAMLNode? {
+        guard case let .mapping(m, _) = self else { return nil }
+        return m.first { $0.key == key }?.value
+    }
 
     /// A plain scalar read as an integer: `0x…` hex, `0o…`/leading-0 octal, else decimal.
     public var integer: UInt64? {
@@ -73,7 +95,14 @@ public struct YAMLError: FlashsmithError, Equatable {
     public var column: Int
     public var message: String
     public var category: ErrorCategory { .data }
-    public var description: String { "\(source):\(line):\(column): \(message)" }
+    /// `FILE:LINE:COLUMN: message`, or `FILE:LINE: message` where the column is not known (0).
+    public var description: String { column > 0 ? "\(source):\(line):\(column): \(message)" : line > 0 ? "\(source):\(line): \(message)" : "\(source): \(message)" }
+    public init(source: String, line: Int, column: Int = 0, message: String) {
+        self.source = source
+        self.line = line
+        self.column = column
+        self.message = message
+    }
 }
 
 extension String {
@@ -81,6 +110,12 @@ extension String {
 }
 
 public enum YAML {
+    /// The deepest nesting of collections a document may have (anchors and aliases counted as
+    /// expanded). Specs need a handful of levels; the cap keeps a hostile file from overflowing the
+    /// stack (freeing or comparing 50,000 nested nodes) or keeping libyaml busy (150,000 unclosed
+    /// `[` are quadratic in its simple-key scan): parsing stops at the first event past it.
+    public static let maxDepth = 64
+
     /// Parses the first document of `text`; nil for an empty stream.
     public static func parse(_ text: String, source: String) throws(YAMLError) -> YAMLNode? {
         var parser = yaml_parser_t()
@@ -103,12 +138,21 @@ public enum YAML {
         }
     }
 
-    /// Turns libyaml's events into nodes: a stack of open collections.
+    /// Turns libyaml's events into nodes: a stack of open collections. Each node's height (levels
+    /// of collections in it) is tracked so that an alias cannot nest deeper than ``maxDepth`` either.
     struct Builder {
+        struct Open {
+            var isMapping: Bool
+            var items: [YAMLNode] = []
+            var height = 0
+            var anchor: String?
+            var line: Int
+        }
+
         let source: String
         var root: YAMLNode?
-        var stack: [(isMapping: Bool, items: [YAMLNode], anchor: String?, line: Int)] = []
-        var anchors: [String: YAMLNode] = [:]
+        var stack: [Open] = []
+        var anchors: [String: (node: YAMLNode, height: Int)] = [:]
 
         init(source: String) { self.source = source }
 
@@ -117,9 +161,45 @@ public enum YAML {
             return String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)
         }
 
-        mutating func add(_ node: YAMLNode, anchor: String?) {
-            if let anchor { anchors[anchor] = node }
-            if stack.isEmpty { root = root ?? node } else { stack[stack.count - 1].items.append(node) }
+        mutating func add(_ node: YAMLNode, height: Int, anchor: String?) {
+            if let anchor { anchors[anchor] = (node, height) }
+            if stack.isEmpty {
+                root = root ?? node
+            } else {
+                stack[stack.count - 1].items.append(node)
+                stack[stack.count - 1].height = max(stack[stack.count - 1].height, height)
+            }
+        }
+
+        func tooDeep(_ line: Int) -> YAMLError {
+            YAMLError(source: source, line: line, message: "expected at most \(YAML.maxDepth) levels of nested lists and mappings, found more")
+        }
+
+        mutating func open(isMapping: Bool, anchor: UnsafeMutablePointer<UInt8>?, line: Int) throws(YAMLError) {
+            guard stack.count < YAML.maxDepth else { throw tooDeep(line) }
+            stack.append(Open(isMapping: isMapping, anchor: anchor.map { String(cString: $0) }, line: line))
+        }
+
+        mutating func close() throws(YAMLError) {
+            guard let open = stack.popLast() else { return }
+            guard open.isMapping else {
+                add(.sequence(open.items, line: open.line), height: open.height + 1, anchor: open.anchor)
+                return
+            }
+            var entries: [YAMLNode.Entry] = []
+            var i = 0
+            while i + 1 < open.items.count {
+                let k = open.items[i]
+                guard let key = k.string else {
+                    throw YAMLError(source: source, line: k.line, message: "expected a scalar mapping key, found \(k.kind)")
+                }
+                if let first = entries.first(where: { $0.key == key }) {
+                    throw YAMLError(source: source, line: k.line, message: "duplicate key '\(key)' (first on line \(first.keyLine))")
+                }
+                entries.append(YAMLNode.Entry(key: key, keyLine: k.line, value: open.items[i + 1]))
+                i += 2
+            }
+            add(.mapping(entries, line: open.line), height: open.height + 1, anchor: open.anchor)
         }
 
         mutating func handle(_ e: inout yaml_event_t) throws(YAMLError) {
@@ -129,36 +209,20 @@ public enum YAML {
                 let s = e.data.scalar
                 let value = Self.text(s.value, s.length)
                 let anchor = s.anchor.map { String(cString: $0) }
-                add(.scalar(value, plain: s.style == YAML_PLAIN_SCALAR_STYLE, line: line), anchor: anchor)
+                add(.scalar(value, plain: s.style == YAML_PLAIN_SCALAR_STYLE, line: line), height: 0, anchor: anchor)
             case YAML_SEQUENCE_START_EVENT:
-                stack.append((false, [], e.data.sequence_start.anchor.map { String(cString: $0) }, line))
+                try open(isMapping: false, anchor: e.data.sequence_start.anchor, line: line)
             case YAML_MAPPING_START_EVENT:
-                stack.append((true, [], e.data.mapping_start.anchor.map { String(cString: $0) }, line))
+                try open(isMapping: true, anchor: e.data.mapping_start.anchor, line: line)
             case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
-                let open = stack.removeLast()
-                if open.isMapping {
-                    var pairs: [(key: String, value: YAMLNode)] = []
-                    var i = 0
-                    while i + 1 < open.items.count {
-                        guard let key = open.items[i].string else {
-                            throw YAMLError(source: source, line: open.items[i].line, column: 1, message: "expected a scalar mapping key, found \(open.items[i].kind)")
-                        }
-                        if pairs.contains(where: { $0.key == key }) {
-                            throw YAMLError(source: source, line: open.items[i].line, column: 1, message: "duplicate key '\(key)'")
-                        }
-                        pairs.append((key, open.items[i + 1]))
-                        i += 2
-                    }
-                    add(.mapping(pairs, line: open.line), anchor: open.anchor)
-                } else {
-                    add(.sequence(open.items, line: open.line), anchor: open.anchor)
-                }
+                try close()
             case YAML_ALIAS_EVENT:
                 let name = e.data.alias.anchor.map { String(cString: $0) } ?? ""
-                guard let node = anchors[name] else {
+                guard let a = anchors[name] else {
                     throw YAMLError(source: source, line: line, column: Int(e.start_mark.column) + 1, message: "alias *\(name) names no anchor")
                 }
-                add(node, anchor: nil)
+                guard stack.count + a.height <= YAML.maxDepth else { throw tooDeep(line) }
+                add(a.node, height: a.height, anchor: nil)
             default:
                 break
             }

@@ -29,6 +29,14 @@ import TestSupport
         ("spec.yaml", "layers:\n  - overlay: o\n    colour: red\n", "spec.yaml:3:", 65),
         ("spec.yaml", "layers:\n  - skeleton: nosuch\n", "skeleton 'nosuch'", 66),
         ("spec.yaml", "layers:\n  - frobnicate: x\n", "spec.yaml:2:", 65),
+        // Strict keys: a typo names the line and the nearest valid key.
+        ("spec.yaml", "layers:\n  - overlay: o\n    destinaton: /\n", "spec.yaml:3: unknown key 'destinaton' in the overlay layer; did you mean 'destination'?", 65),
+        ("spec.yaml", "layers:\n  - overlya: o\n", "spec.yaml:2: unknown layer 'overlya'; did you mean 'overlay'?", 65),
+        ("spec.yaml", "content-manifset: true\nlayers: []\n", "spec.yaml:1: unknown key 'content-manifset' in the rootfs spec; did you mean 'content-manifest'?", 65),
+        ("spec.yaml", "content-manifest: sure\nlayers: []\n", "spec.yaml:1: content-manifest: expected true or false, found 'sure'", 65),
+        ("spec.yaml", "layers:\n  - overlay: o\n    skeleton: base\n", "spec.yaml:3: a layer is one of skeleton, overlay,", 65),
+        ("spec.yaml", "layers:\n  - overlay: o\n    replace: maybe\n", "spec.yaml:3: overlay layer: expected true or false, found 'maybe'", 65),
+        ("spec.yaml", "layers:\n  - overlay: o\n  - overlay: o\n    replace: true\n    replace: false\n", "spec.yaml:5: duplicate key 'replace' (first on line 4)", 65),
     ])
     func badInputsAreOneLineErrors(file: String, text: String, expected: String, code: Int32) throws {
         guard filesAvailable(flashsmithPath) else { return }

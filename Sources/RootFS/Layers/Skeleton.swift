@@ -45,7 +45,9 @@ public struct SkeletonLayer: Sendable {
         chain.append(dir)
         if FileIO.kind(of: "\(dir)/skeleton.yaml") != .missing {
             let text = String(decoding: try FileIO.readAll("\(dir)/skeleton.yaml"), as: UTF8.self)
-            if let base = try YAML.parse(text, source: "\(dir)/skeleton.yaml")?["extends"]?.string {
+            let root = try YAML.parse(text, source: "\(dir)/skeleton.yaml")
+            try root?.strictMapping(["description", "extends"], in: "skeleton.yaml", source: "\(dir)/skeleton.yaml")
+            if let base = try root?["extends"].map({ try $0.text("extends", expected: "a skeleton name", source: "\(dir)/skeleton.yaml") }) {
                 try SkeletonLayer(name: base, searchPaths: searchPaths + [Manifest.parent(dir)]).apply(to: &m, chain: &chain)
             }
         }
