@@ -34,6 +34,54 @@ public enum FITLint {
         public init() {}
     }
 
+    /// The bytes an image of `size` occupies at `address` (at least one), nil past 2^64.
+    static func region(_ address: UInt64, _ size: Int) -> Range<UInt64>? {
+        let (end, overflow) = address.addingReportingOverflow(UInt64(max(size, 1)))
+        return overflow ? nil : address..<end
+    }
+
+    /// What U-Boot 2023.01's bootm refuses (boot/bootm.c bootm_find_os, boot/image-fit.c fit_image_load).
+    static let kernelTypes = ["kernel", "kernel_noload", "firmware", "tee"]
+    static let bootableOSes = ["linux", "u-boot", "tee", "openrtos", "efi", "vxworks"]
+
+    /// Images bootm cannot use: names U-Boot does not know, a kernel/firmware/standalone image
+    /// without a load address, and per configuration what bootm_find_os and fit_image_load check
+    /// of the kernel (type, compression, os, arch, load, entry) and the ramdisk (type, os).
+    static func bootmRules(_ fit: FITInfo) -> [Finding] {
+        var out: [Finding] = []
+        var said = Set<String>()
+        func add(_ p: String, _ m: String) { if said.insert(p + "\u{0}" + m).inserted { out.append(Finding(severity: .error, path: p, message: m)) } }
+        func noLoad(_ img: FITInfo.Image) { add(img.path, "\(img.string("type") ?? "image") without a load address: bootm refuses it (\"Can't get image load address!\")") }
+        let tables: [(String, [UImageName])] = [("type", UImageTables.fitTypes), ("arch", UImageTables.arch), ("os", UImageTables.os), ("compression", UImageTables.comp)]
+        for img in fit.images {
+            for (key, table) in tables {
+                if let v = img.string(key), UImageTables.lookup(table, v) == nil || v == "invalid" { add(img.path, "\(key) '\(v)' is not one of U-Boot's: bootm cannot use this image") }
+            }
+            if img.properties["type"] == nil { add(img.path, "no type: U-Boot cannot tell what the image is (\"Can't get image type!\")") }
+            if let t = img.string("type"), ["kernel", "firmware", "standalone"].contains(t), img.address("load") == nil { noLoad(img) }
+        }
+        let byName = Dictionary(fit.images.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        for c in fit.configurations {
+            if let name = (c.strings("kernel") + c.strings("firmware")).first, let k = byName[name] {
+                for (key, quote) in [("compression", "compression"), ("os", "OS"), ("arch", "ARCH")] where k.properties[key] == nil {
+                    add(k.path, "no \(key): bootm refuses a kernel without it (\"Can't get image \(quote)!\")")
+                }
+                if let t = k.string("type"), !kernelTypes.contains(t) { add(k.path, "type '\(t)' used as \(c.name)'s kernel: bootm wants \(kernelTypes.joined(separator: ", "))") }
+                if let os = k.string("os"), !bootableOSes.contains(os) { add(k.path, "os '\(os)': U-Boot 2023.01 boots only \(bootableOSes.joined(separator: ", ")) (\"No \(os) … Kernel Image\")") }
+                if k.address("load") == nil { noLoad(k) }
+                if k.address("entry") == nil { add(k.path, "no entry point: bootm refuses the kernel (\"Can't get entry point property!\")") }
+            }
+            for name in c.strings("ramdisk") {
+                guard let rd = byName[name] else { continue }
+                if let t = rd.string("type"), t != "ramdisk", t != "firmware" { add(rd.path, "type '\(t)' used as \(c.name)'s ramdisk: bootm wants ramdisk") }
+                if !bootableOSes.contains(rd.string("os") ?? "") {
+                    add(rd.path, "os '\(rd.string("os") ?? "(none)")' on a ramdisk: U-Boot 2023.01 loads one only for os \(bootableOSes.joined(separator: ", ")) (\"No … Ramdisk Image\")")
+                }
+            }
+        }
+        return out
+    }
+
     public static func check(_ fit: FITInfo, options: Options) -> [Finding] {
         var out: [Finding] = []
         func add(_ s: Severity, _ p: String, _ m: String) { out.append(Finding(severity: s, path: p, message: m)) }
@@ -52,6 +100,10 @@ public enum FITLint {
         if let d = fit.defaultConfiguration, !fit.configurations.contains(where: { $0.name == d }) {
             add(.error, "\(FIT.configurations)/default", "names '\(d)', which is not a configuration")
         }
+        if fit.defaultConfiguration == nil && !fit.configurations.isEmpty {
+            add(.warning, "\(FIT.configurations)/default", "missing: `bootm ADDR` without #CONFIGURATION finds no configuration (\"Could not find configuration node\")")
+        }
+        out += bootmRules(fit)
 
         for c in fit.configurations {
             let cpath = "\(FIT.configurations)/\(c.name)"
@@ -80,9 +132,19 @@ public enum FITLint {
             var regions: [(String, Range<UInt64>)] = []
             for m in members {
                 guard let load = m.image.address("load") else { continue }
-                regions.append((m.image.name, load..<(load + UInt64(max(m.image.dataSize, 1)))))
+                guard let r = region(load, m.image.dataSize) else {
+                    add(.error, m.image.path, "load 0x\(String(load, radix: 16)) + \(m.image.dataSize) bytes runs past the end of the address space")
+                    continue
+                }
+                regions.append((m.image.name, r))
             }
-            if let at = options.fitAddress { regions.append(("the FIT itself", at..<(at + UInt64(fit.fileSize)))) }
+            if let at = options.fitAddress {
+                if let r = region(at, fit.fileSize) {
+                    regions.append(("the FIT itself", r))
+                } else {
+                    add(.error, cpath, "the FIT at 0x\(String(at, radix: 16)) (--fit-address) + \(fit.fileSize) bytes runs past the end of the address space")
+                }
+            }
             for i in 0..<regions.count {
                 for j in (i + 1)..<regions.count where regions[i].1.overlaps(regions[j].1) {
                     let a = regions[i], b = regions[j]
@@ -97,7 +159,7 @@ public enum FITLint {
                 } else if compressed && kernel.dataSize * 3 > len {
                     add(.warning, kernel.path, "compressed \(kernel.dataSize) bytes: uncompressed it may exceed BOOTM_LEN 0x\(String(len, radix: 16))")
                 }
-                if let load = kernel.address("load"), let entry = kernel.address("entry"), (entry < load || entry >= load + UInt64(max(kernel.dataSize, 1))) {
+                if let load = kernel.address("load"), let entry = kernel.address("entry"), let r = region(load, kernel.dataSize), !r.contains(entry) {
                     add(.warning, kernel.path, "entry 0x\(String(entry, radix: 16)) lies outside the image loaded at 0x\(String(load, radix: 16))")
                 }
             }

@@ -128,7 +128,11 @@ public struct FDTBlob: Sendable {
         try buffer.withUnsafeMutableBytes { p in
             var ptr: UnsafeMutableRawPointer?
             rc = fdt_setprop_placeholder(p.baseAddress!, node, name, Int32(count), &ptr)
-            if rc == 0, let ptr { try fill(UnsafeMutableRawBufferPointer(start: ptr, count: count)) }
+            if rc == 0, let ptr {
+                try fill(UnsafeMutableRawBufferPointer(start: ptr, count: count))
+                // Zeros up to the next 4-byte tag, as dtc writes them (libfdt leaves what was there).
+                (ptr + count).initializeMemory(as: UInt8.self, repeating: 0, count: (4 - count % 4) % 4)
+            }
         }
         if rc < 0 { throw fail("fdt_setprop_placeholder \(name) of", rc, path) }
     }

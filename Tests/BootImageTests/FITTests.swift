@@ -55,17 +55,73 @@ import TestSupport
         #expect(p.tree.root.node(at: "configurations")?.property("default")?.stringValue == "conf-1")
     }
 
+    /// What an .its can say: numbered hash and signature nodes, free-form properties under
+    /// `properties:` (strings, cells, string lists, empty), 64-bit addresses with address-cells: 2.
+    @Test func signaturesAndPropertiesAsAnItsHasThem() throws {
+        let p = try parse("""
+            address-cells: 2
+            properties: {creator: me}
+            images:
+              kernel:
+                data: Image
+                load: 0x1_0008_0000
+                entry: 0x100080000
+                hash-1: {algo: sha256}
+                signature-1: {algo: "sha256,rsa2048", key-name-hint: dev, padding: pss, properties: {comment: test key}}
+                properties: {phase: u-boot, reg: [1, 2], names: [a, b], flag: ~, count: 7}
+            configurations:
+              default: c
+              c:
+                kernel: kernel
+                compatible: vendor,board
+                signature-1: {algo: "sha256,rsa2048", key-name-hint: dev, sign-images: [kernel]}
+                properties: {note: x}
+            """)
+        #expect(p.tree.root.property("#address-cells")?.cellValues == [2])
+        #expect(p.tree.root.property("creator")?.stringValue == "me")
+        let k = try #require(p.tree.root.node(at: "images/kernel"))
+        #expect(k.properties.map(\.name) == ["data", "load", "entry", "phase", "reg", "names", "flag", "count", "compression"])
+        #expect(k.property("load")?.cellValues == [1, 0x80000])
+        #expect(k.property("reg")?.cellValues == [1, 2])
+        #expect(k.property("names")?.stringList == ["a", "b"])
+        #expect(k.property("flag")?.value == [])
+        #expect(k.property("count")?.cellValues == [7])
+        #expect(k.children.map(\.name) == ["hash-1", "signature-1"])
+        let sig = k.children[1]
+        #expect(sig.properties.map(\.name) == ["algo", "key-name-hint", "padding", "comment"])
+        let c = try #require(p.tree.root.node(at: "configurations/c"))
+        #expect(c.properties.map(\.name) == ["kernel", "compatible", "note"])
+        #expect(c.children.first?.property("sign-images")?.stringList == ["kernel"])
+    }
+
     @Test func fitOnlyTypesAreAccepted() throws {
         let p = try parse("images: { bitstream: { type: fpga, data: x }, optee: { type: tee, arch: arm64, os: tee, data: y } }")
         #expect(p.tree.root.node(at: "images/bitstream")?.property("type")?.stringValue == "fpga")
     }
 
     @Test(arguments: [
-        ("images: { k: { type: kernal, data: x } }", "images/k/type (line 1): expected filesystem"),
-        ("images: { k: { type: kernel } }", "expected images/k/data"),
-        ("images: { k: { type: kernel, data: x, hash: sha3 } }", "images/k/hash (line 1): expected crc16-ccitt"),
-        ("images: { k: { type: kernel, data: x } }\nconfigurations: { c: { kernel: nope } }", "configurations/c/kernel: expected an image name (k)"),
+        ("images: { k: { type: kernal, data: x } }", "spec.yaml:1: images/k/type: expected filesystem"),
+        ("images: { k: { type: kernel } }", "spec.yaml:1: expected images/k/data"),
+        ("images: { k: { type: kernel, data: x, hash: sha3 } }", "spec.yaml:1: images/k/hash: expected crc16-ccitt"),
+        ("images: { k: { type: kernel, data: x } }\nconfigurations: { c: { kernel: nope } }", "spec.yaml:2: configurations/c/kernel: expected an image name (k)"),
         ("description: [unclosed", "expected valid YAML"),
+        // Strict keys: the issue's `lod:` was stored as a property, and U-Boot refused the FIT.
+        ("images:\n  kernel:\n    type: kernel\n    lod: 0x40400000\n    data: x\n", "spec.yaml:4: unknown key 'lod' in images/kernel; did you mean 'load'?"),
+        ("descripton: x\nimages: { k: { data: x } }", "spec.yaml:1: unknown key 'descripton' in the FIT spec; did you mean 'description'?"),
+        ("images: { k: { data: x } }\nconfigurations:\n  c:\n    kernl: k\n", "spec.yaml:4: unknown key 'kernl' in configurations/c; did you mean 'kernel'?"),
+        ("images: { k: { data: x, signature-1: {algo: 'sha256,rsa2048', key-name-hnt: dev} } }", "spec.yaml:1: unknown key 'key-name-hnt' in images/k/signature-1; did you mean 'key-name-hint'?"),
+        ("images: { k: { data: x, signatur-1: {algo: 'sha256,rsa2048', key-name-hint: dev} } }", "spec.yaml:1: unknown key 'signatur-1' in images/k; did you mean 'signature-1'?"),
+        ("images: { k: { data: x, signature-1: {algo: 'sha256,rsa2048', key-name-hint: dev, sign-images: [k]} } }", "spec.yaml:1: unknown key 'sign-images' in images/k/signature-1"),
+        ("images: { k: { data: x, signature-1: {algo: 'md5,rsa2048', key-name-hint: dev} } }", "spec.yaml:1: images/k/signature-1/algo: expected sha1|sha256"),
+        ("images: { k: { data: x, signature-1: {algo: 'sha256,rsa2048'} } }", "spec.yaml:1: images/k/signature-1/key-name-hint: expected the key's name"),
+        ("images: { k: { data: x } }\nconfigurations: { c: { kernel: k, signature-1: {algo: 'sha256,rsa2048', key-name-hint: dev, sign-images: [kernel, fdt]} } }",
+         "spec.yaml:2: configurations/c/signature-1/sign-images: expected properties of this configuration (kernel), found 'fdt'"),
+        ("images: { k: { data: x, hash: sha1, hash-2: {algo: md5} } }", "spec.yaml:1: images/k/hash-2: expected hash: [algorithms] or hash-N: nodes, not both"),
+        ("address-cells: 4294967296\nimages: { k: { data: x } }", "spec.yaml:1: address-cells: expected 1 (32-bit addresses) or 2 (64-bit)"),
+        ("address-cells: 18446744073709551615\nimages: { k: { data: x } }", "spec.yaml:1: address-cells: expected 1"),
+        ("images: { k: { data: x, load: 0x100000000 } }", "spec.yaml:1: images/k/load: expected a 32-bit address"),
+        ("images: { k: { data: x, properties: {big: 0x100000000} } }", "spec.yaml:1: images/k/properties/big: expected a 32-bit number"),
+        ("images: { k: { data: x, properties: [a] } }", "spec.yaml:1: images/k/properties: expected a mapping"),
     ])
     func errorsNameThePlace(yaml: String, message: String) {
         do {

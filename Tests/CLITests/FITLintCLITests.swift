@@ -78,6 +78,79 @@ import TestSupport
     }
 }
 
+/// What U-Boot 2023.01's bootm refuses (boot/bootm.c bootm_find_os, boot/image-fit.c
+/// fit_image_load), found before the image ships; addresses near 2^64 are findings, not traps.
+@Suite struct FITLintBootmTests {
+    @Test func whatBootmRefuses() throws {
+        guard filesAvailable(flashsmithPath) else { return }
+        let dir = try TempDir()
+        let s = try FITLintCLITests().spec(dir, """
+            images:
+              kernel: { type: kernel, data: Image, hash: sha256 }
+              initrd: { type: ramdisk, arch: arm64, data: initrd, hash: sha256 }
+              fw: { type: firmware, arch: arm64, os: u-boot, data: initrd, hash: sha256 }
+              app: { type: standalone, arch: arm64, data: initrd, hash: sha256 }
+              bsd: { type: kernel, arch: arm64, os: netbsd, load: 0x40000000, entry: 0x40000000, data: Image, hash: sha256 }
+            configurations:
+              c1: { kernel: kernel, ramdisk: initrd }
+              c2: { kernel: bsd }
+            """)
+        let r = try flashsmith("fit", "lint", s)
+        #expect(r.status == 65)
+        let expected = [
+            "warning: /configurations/default: missing: `bootm ADDR` without #CONFIGURATION finds no configuration",
+            "error: /images/kernel: kernel without a load address: bootm refuses it (\"Can't get image load address!\")",
+            "error: /images/fw: firmware without a load address: bootm refuses it",
+            "error: /images/app: standalone without a load address: bootm refuses it",
+            "error: /images/kernel: no os: bootm refuses a kernel without it (\"Can't get image OS!\")",
+            "error: /images/kernel: no arch: bootm refuses a kernel without it (\"Can't get image ARCH!\")",
+            "error: /images/kernel: no entry point: bootm refuses the kernel (\"Can't get entry point property!\")",
+            "error: /images/initrd: os '(none)' on a ramdisk: U-Boot 2023.01 loads one only for os linux, u-boot, tee, openrtos, efi, vxworks",
+            "error: /images/bsd: os 'netbsd': U-Boot 2023.01 boots only linux, u-boot, tee, openrtos, efi, vxworks",
+        ]
+        for e in expected { #expect(r.out.contains(e), "missing: \(e)\n\(r.out)") }
+        #expect(!r.out.contains("/images/fw: no"), "fw is no configuration's kernel: \(r.out)")
+    }
+
+    @Test func missingAndUnknownNamesInAnIts() throws {
+        guard filesAvailable(flashsmithPath), toolsAvailable("dtc") else { return }
+        let dir = try TempDir()
+        _ = try dir.write("Image", [UInt8](repeating: 1, count: 100))
+        let its = try dir.write("s.its", """
+            /dts-v1/;
+            / { images { kernel { data = /incbin/("Image"); type = "kernel"; arch = "arm64"; os = "linux";
+                         load = <0x40400000>; entry = <0x40400000>; hash-1 { algo = "sha256"; }; };
+                         blob { data = /incbin/("Image"); compression = "zstd2"; arch = "arm65"; }; };
+                configurations { default = "c1"; c1 { kernel = "kernel"; loadables = "blob"; }; }; };
+            """)
+        let r = try flashsmith("fit", "lint", its)
+        #expect(r.status == 65)
+        for e in [
+            "error: /images/kernel: no compression: bootm refuses a kernel without it (\"Can't get image compression!\")",
+            "error: /images/blob: compression 'zstd2' is not one of U-Boot's",
+            "error: /images/blob: arch 'arm65' is not one of U-Boot's",
+            "error: /images/blob: no type: U-Boot cannot tell what the image is",
+        ] { #expect(r.out.contains(e), "missing: \(e)\n\(r.out)") }
+    }
+
+    @Test func addressesNearTheTopDoNotTrap() throws {
+        guard filesAvailable(flashsmithPath) else { return }
+        let dir = try TempDir()
+        let s = try FITLintCLITests().spec(dir, """
+            address-cells: 2
+            images:
+              kernel: { type: kernel, arch: arm64, os: linux, load: 0xfffffffffffff000, entry: 0xfffffffffffff000, data: Image, hash: sha256 }
+            configurations: { default: c1, c1: { kernel: kernel } }
+            """)
+        let r = try flashsmith("fit", "lint", s, "--fit-address", "0xffffffffffffffff")
+        #expect(r.status == 65, "\(r.err)")
+        #expect(r.out.contains("error: /images/kernel: load 0xfffffffffffff000 + 5000 bytes runs past the end of the address space"), "\(r.out)")
+        #expect(r.out.contains("error: /configurations/c1: the FIT at 0xffffffffffffffff (--fit-address) + "), "\(r.out)")
+        let bad = try flashsmith("fit", "lint", s, "--fit-address", "0x-10")
+        #expect(bad.status == 64 && bad.err.contains("--fit-address"), "\(bad.err)")
+    }
+}
+
 @Suite struct FITLintSigningTests {
     @Test func signImagesSubsetAndUnsupportedAlgorithms() throws {
         guard toolsAvailable("dtc") else { return }

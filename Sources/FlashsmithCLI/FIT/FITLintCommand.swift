@@ -14,7 +14,10 @@ extension FITCommand {
             abstract: "Say what U-Boot will reject or trip over in a FIT (an .itb, an .its or a YAML spec), before it ships.",
             discussion: """
                 Checks: '@' in node names of a signed FIT; configurations naming missing images or using unhashed \
-                ones; images whose load regions overlap one another or the FIT (--fit-address); a kernel larger \
+                ones; a missing or unknown default configuration; what U-Boot 2023.01's bootm refuses (type, arch, os, \
+                compression names it does not know; a kernel, firmware or standalone image without a load address; a \
+                kernel without entry, os, arch or compression, or with an os bootm does not boot; a ramdisk whose os \
+                it will not load); images whose load regions overlap one another or the FIT (--fit-address); a kernel larger \
                 than BOOTM_LEN (--bootm-len, default from the kernel's arch as U-Boot's Kconfig sets it); a \
                 compressed fdt without compatible; with --control-dtb, signatures whose key is missing and keys \
                 marked required that nothing in the FIT satisfies. Exits 65 when there is an error.
@@ -39,7 +42,10 @@ extension FITCommand {
             var options = FITLint.Options()
             options.bootmLen = bootmLen?.bytes
             if let fitAddress {
-                guard let a = UInt64(fitAddress.lowercased().replacingPrefix("0x"), radix: 16) else { throw ValidationError("--fit-address: expected a hex address, found '\(fitAddress)'") }
+                let digits = fitAddress.lowercased().replacingPrefix("0x")
+                guard !digits.isEmpty, digits.allSatisfy(\.isHexDigit), let a = UInt64(digits, radix: 16) else {
+                    throw ValidationError("--fit-address: expected a hex address up to 0xffffffffffffffff, found '\(fitAddress)'")
+                }
                 options.fitAddress = a
             }
             if let controlDTB {
