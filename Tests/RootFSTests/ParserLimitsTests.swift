@@ -138,3 +138,51 @@ import TestSupport
         #expect(listing.items.first { $0.path == "/etc/b" }?.size == content.count)
     }
 }
+
+/// A users table of thousands of users is applied in linear time (every lookup by name or id was
+/// a scan, every member list rebuilt: a few thousand users took seconds), and clear-text
+/// passwords, each a SHA-512 crypt, are hashed once per user and limited per table.
+@Suite struct UsersTableScaleTests {
+    @Test func thousandsOfUsersApplyQuickly() throws {
+        var text = ""
+        for i in 0..<3000 { text += "u\(i) \(5000 + i) g\(i % 50) \(7000 + i % 50) * /home/u\(i) /bin/sh audio,video User \(i)\n" }
+        for _ in 0..<500 { text += "bob 1500 staff 50 !=hunter2 /home/bob - audio # repeated\n" }
+        let t = try UsersTable.parse(text, file: "users.txt")
+        var m = try DeviceTableTests().base()
+        let start = ContinuousClock.now
+        try t.apply(to: &m)
+        let elapsed = ContinuousClock.now - start
+        #expect(elapsed < .seconds(10), "\(elapsed)")
+        let group = String(decoding: try m.contents(try #require(m["/etc/group"])), as: UTF8.self)
+        let audio = try #require(group.split(separator: "\n").first { $0.hasPrefix("audio:") })
+        #expect(audio.hasSuffix(":u0,u1,u2") == false && audio.split(separator: ":").last?.split(separator: ",").count == 3001, "\(audio.prefix(80))")
+        #expect(audio.hasSuffix(",bob"))
+        #expect(m["/home/u2999"]?.uid == 7999 && m["/home/bob"]?.uid == 1500)
+        let shadow = String(decoding: try m.contents(try #require(m["/etc/shadow"])), as: UTF8.self)
+        #expect(shadow.contains("bob:!$6$"))
+    }
+
+    @Test func clearTextPasswordsAreLimitedPerTable() throws {
+        var text = ""
+        for i in 0...UsersTable.maxHashedPasswords { text += "p\(i) \(3000 + i) p\(i) \(3000 + i) =pw\(i) - - - -\n" }
+        let t = try UsersTable.parse(text, file: "users.txt")
+        var m = try DeviceTableTests().base()
+        #expect {
+            try t.apply(to: &m)
+        } throws: { error in
+            "\(error)".hasPrefix("users.txt:\(UsersTable.maxHashedPasswords + 1): password: expected at most \(UsersTable.maxHashedPasswords) clear-text")
+        }
+    }
+}
+
+extension UsersTableScaleTests {
+    @Test func clearTextPasswordsHaveLibxcryptsLimit() throws {
+        let long = String(repeating: "x", count: UsersTable.maxPasswordLength + 1)
+        #expect {
+            _ = try UsersTable.parse("\nlong -1 long -1 =\(long) - - - -\n", file: "users.txt")
+        } throws: { error in
+            "\(error)".hasPrefix("users.txt:2: password: expected at most 512 bytes of clear text")
+        }
+        _ = try UsersTable.parse("ok -1 ok -1 =\(long.dropFirst()) - - - -\n", file: "users.txt")
+    }
+}

@@ -91,6 +91,10 @@ public struct UsersTable: Sendable {
                     throw Failure(file: file, line: n, message: "\(what) '\(value.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : String($0) }.joined())': expected no ':' or control characters (it goes into /etc/passwd, /etc/group, /etc/shadow), found \(shown)")
                 }
             }
+            let clearText = u.password.hasPrefix("!=") ? u.password.utf8.count - 2 : u.password.hasPrefix("=") ? u.password.utf8.count - 1 : 0
+            if clearText > Self.maxPasswordLength {
+                throw Failure(file: file, line: n, message: "password: expected at most \(Self.maxPasswordLength) bytes of clear text (libxcrypt's limit; SHA-512 crypt's time grows with its square), found \(clearText)")
+            }
             guard u.home == "-" || (u.home.hasPrefix("/") && u.home != "/") else {
                 throw Failure(file: file, line: n, message: "home: expected an absolute path other than / or '-', found '\(u.home)'")
             }
@@ -102,16 +106,73 @@ public struct UsersTable: Sendable {
         return UsersTable(file: file, users: out)
     }
 
-    /// One of passwd/group/shadow/gshadow as lines split on ':', with its entry in the image.
+    /// One of passwd/group/shadow/gshadow as lines split on ':', with its entry in the image; lines
+    /// are found by name and by id (field 2) through indexes, so applying a table is linear.
     struct Database {
         var path: String?
         var lines: [[String]] = []
-        func index(_ name: String) -> Int? { lines.firstIndex { $0.first == name } }
-        mutating func upsert(_ fields: [String]) {
-            if let i = index(fields[0]) { lines[i] = fields } else { lines.append(fields) }
+        private var byName: [String: Int] = [:]
+        private(set) var byID: [UInt32: String] = [:]
+
+        init(path: String?, lines: [[String]] = []) {
+            self.path = path
+            self.lines = lines
+            for (i, l) in lines.enumerated() {
+                guard let name = l.first else { continue }
+                if byName[name] == nil { byName[name] = i }
+                if l.count > 2, let id = UInt32(l[2]), byID[id] == nil { byID[id] = name }
+            }
         }
+
+        func index(_ name: String) -> Int? { byName[name] }
+        func id(_ name: String) -> UInt32? { byName[name].flatMap { lines[$0].count > 2 ? UInt32(lines[$0][2]) : nil } }
+
+        mutating func upsert(_ fields: [String]) {
+            if let i = byName[fields[0]] {
+                lines[i] = fields
+            } else {
+                byName[fields[0]] = lines.count
+                lines.append(fields)
+            }
+            if fields.count > 2, let id = UInt32(fields[2]), byID[id] == nil { byID[id] = fields[0] }
+        }
+
         var text: [UInt8] { Array(lines.map { $0.joined(separator: ":") + "\n" }.joined().utf8) }
     }
+
+    /// Members of the groups (field 3 of /etc/group and /etc/gshadow), kept as a user is added to
+    /// each: a member added again moves to the end, as before; written back once.
+    struct Members {
+        var order: [Int: [String: Int]] = [:]
+        var next = 0
+
+        mutating func add(_ name: String, toLine i: Int, of db: Database) {
+            if order[i] == nil {
+                let existing = db.lines[i].count > 3 ? db.lines[i][3].split(separator: ",").map(String.init) : []
+                var o: [String: Int] = [:]
+                for m in existing where o[m] == nil {
+                    o[m] = next
+                    next += 1
+                }
+                order[i] = o
+            }
+            order[i]?[name] = next
+            next += 1
+        }
+
+        func write(into db: inout Database) {
+            for (i, o) in order {
+                while db.lines[i].count < 4 { db.lines[i].append("") }
+                db.lines[i][3] = o.sorted { $0.value < $1.value }.map(\.key).joined(separator: ",")
+            }
+        }
+    }
+
+    /// Clear-text passwords hashed per table: SHA-512 crypt costs milliseconds each by design, so a
+    /// table with more is refused (hash them beforehand and give the `$6$…` string).
+    public static let maxHashedPasswords = 64
+    /// libxcrypt's CRYPT_MAX_PASSPHRASE_SIZE.
+    public static let maxPasswordLength = 512
 
     static func database(_ m: Manifest, _ file: String, required: Bool) throws -> Database {
         guard let p = m.resolve(file), let e = m[p], e.kind == .file else { return Database(path: required ? file : nil) }
@@ -124,16 +185,22 @@ public struct UsersTable: Sendable {
         var group = try Self.database(m, "/etc/group", required: true)
         var shadow = try Self.database(m, "/etc/shadow", required: true)
         var gshadow = try Self.database(m, "/etc/gshadow", required: false)
+        var groupMembers = Members(), gshadowMembers = Members()
+        var hashes: [String: String] = [:]
         func fail(_ u: User, _ message: String) -> Failure { Failure(file: file, line: u.line, message: message) }
-        func usedGids() -> Set<UInt32> { Set(group.lines.compactMap { $0.count > 2 ? UInt32($0[2]) : nil }) }
-        func usedUids() -> Set<UInt32> { Set(passwd.lines.compactMap { $0.count > 2 ? UInt32($0[2]) : nil }) }
-        func free(_ range: ClosedRange<UInt32>, _ used: Set<UInt32>, _ u: User, _ what: String) throws -> UInt32 {
-            guard let v = range.first(where: { !used.contains($0) }) else { throw fail(u, "no free \(what) left in \(range)") }
+        // Ids are only ever added: the lowest free one of a range never goes down, so each range's
+        // search goes on from where the last one stopped.
+        var searchFrom: [String: UInt32] = [:]
+        func free(_ range: ClosedRange<UInt32>, _ used: [UInt32: String], _ u: User, _ what: String) throws -> UInt32 {
+            let key = "\(what) \(range.lowerBound)"
+            var v = searchFrom[key] ?? range.lowerBound
+            while v <= range.upperBound, used[v] != nil { v += 1 }
+            searchFrom[key] = v
+            guard v <= range.upperBound else { throw fail(u, "no free \(what) left in \(range)") }
             return v
         }
-        func gidOf(_ name: String) -> UInt32? { group.index(name).flatMap { group.lines[$0].count > 2 ? UInt32(group.lines[$0][2]) : nil } }
         func addGroup(_ name: String, _ wanted: Int64, _ u: User) throws {
-            if let existing = gidOf(name) {
+            if let existing = group.id(name) {
                 if wanted > 0, UInt32(wanted) != existing {
                     throw fail(u, "group '\(name)' exists with gid \(existing), the table asks for \(wanted)")
                 }
@@ -142,11 +209,11 @@ public struct UsersTable: Sendable {
             let gid: UInt32
             if wanted > 0 {
                 gid = UInt32(wanted)
-                if let other = group.lines.first(where: { $0.count > 2 && $0[2] == String(gid) }) {
-                    throw fail(u, "gid \(gid) for group '\(name)' is already group '\(other[0])'")
+                if let other = group.byID[gid] {
+                    throw fail(u, "gid \(gid) for group '\(name)' is already group '\(other)'")
                 }
             } else {
-                gid = try free(wanted == -2 ? Self.user : Self.system, usedGids(), u, "gid")
+                gid = try free(wanted == -2 ? Self.user : Self.system, group.byID, u, "gid")
             }
             group.upsert([name, "x", String(gid), ""])
             if gshadow.path != nil { gshadow.upsert([name, "*", "", ""]) }
@@ -160,7 +227,7 @@ public struct UsersTable: Sendable {
         }
         var homes: [(String, UInt32, UInt32, User)] = []
         for u in users.filter({ $0.uid > 0 }) + users.filter({ $0.uid < 0 }) where u.name != "-" {
-            guard let gid = gidOf(u.group) else { throw fail(u, "group '\(u.group)' missing") }
+            guard let gid = group.id(u.group) else { throw fail(u, "group '\(u.group)' missing") }
             var uid: UInt32
             if let i = passwd.index(u.name), passwd[i].count > 3, let old = UInt32(passwd.lines[i][2]) {
                 if u.uid > 0, UInt32(u.uid) != old { throw fail(u, "user '\(u.name)' exists with uid \(old), the table asks for \(u.uid)") }
@@ -168,32 +235,24 @@ public struct UsersTable: Sendable {
                 uid = old
             } else if u.uid > 0 {
                 uid = UInt32(u.uid)
-                if let other = passwd.lines.first(where: { $0.count > 2 && $0[2] == String(uid) }) {
-                    throw fail(u, "uid \(uid) for '\(u.name)' is already user '\(other[0])'")
+                if let other = passwd.byID[uid] {
+                    throw fail(u, "uid \(uid) for '\(u.name)' is already user '\(other)'")
                 }
             } else {
-                uid = try free(u.uid == -2 ? Self.user : Self.system, usedUids(), u, "uid")
+                uid = try free(u.uid == -2 ? Self.user : Self.system, passwd.byID, u, "uid")
             }
             let home = u.home == "-" ? "/" : u.home
             passwd.upsert([u.name, "x", String(uid), String(gid), u.comment, home, u.shell])
-            shadow.upsert([u.name, try password(u, m.sourceDateEpoch), "", "", "", "", "", "", ""])
+            shadow.upsert([u.name, try password(u, m.sourceDateEpoch, cache: &hashes), "", "", "", "", "", "", ""])
             for g in u.groups {
                 guard let i = group.index(g) else { continue }
-                var members = group.lines[i].count > 3 ? group.lines[i][3].split(separator: ",").map(String.init) : []
-                members.removeAll { $0 == u.name }
-                members.append(u.name)
-                while group.lines[i].count < 4 { group.lines[i].append("") }
-                group.lines[i][3] = members.joined(separator: ",")
-                if gshadow.path != nil, let j = gshadow.index(g) {
-                    while gshadow.lines[j].count < 4 { gshadow.lines[j].append("") }
-                    var gm = gshadow.lines[j][3].split(separator: ",").map(String.init)
-                    gm.removeAll { $0 == u.name }
-                    gm.append(u.name)
-                    gshadow.lines[j][3] = gm.joined(separator: ",")
-                }
+                groupMembers.add(u.name, toLine: i, of: group)
+                if gshadow.path != nil, let j = gshadow.index(g) { gshadowMembers.add(u.name, toLine: j, of: gshadow) }
             }
             if u.home != "-" { homes.append((u.home, uid, gid, u)) }
         }
+        groupMembers.write(into: &group)
+        gshadowMembers.write(into: &gshadow)
         let source = "users table \(file)"
         func write(_ db: Database, _ mode: UInt32) throws {
             guard let path = db.path else { return }
@@ -210,23 +269,54 @@ public struct UsersTable: Sendable {
         try write(group, 0o644)
         try write(shadow, 0o600)
         try write(gshadow, 0o600)
-        for (home, uid, gid, u) in homes {
+        try applyHomes(homes, source: source, to: &m)
+    }
+
+    /// Creates every home and gives everything in it to its user, in one pass over the image: an
+    /// entry inside several homes (one nested in another) belongs to the last of them in order.
+    func applyHomes(_ homes: [(String, UInt32, UInt32, User)], source: String, to m: inout Manifest) throws {
+        guard !homes.isEmpty else { return }
+        var owner: [String: (order: Int, uid: UInt32, gid: UInt32)] = [:]
+        for (k, (home, uid, gid, u)) in homes.enumerated() {
             let p = try m.mkdir(home, source: "\(source):\(u.line)")
-            for q in m.tree(p) {
-                m.update(q) {
-                    $0.uid = uid
-                    $0.gid = gid
-                }
+            owner[p] = (k, uid, gid)
+        }
+        for path in m.entries.keys {
+            var best: (order: Int, uid: UInt32, gid: UInt32)?
+            var p = path
+            while true {
+                if let o = owner[p], o.order > (best?.order ?? -1) { best = o }
+                guard p != "/", let slash = p.lastIndex(of: "/") else { break }
+                p = slash == p.startIndex ? "/" : String(p[..<slash])
+            }
+            guard let b = best else { continue }
+            m.update(path) {
+                $0.uid = b.uid
+                $0.gid = b.gid
             }
         }
     }
 
-    func password(_ u: User, _ epoch: Int64) throws -> String {
+    /// The shadow field for `u`'s password; clear-text ones hashed once per user and text.
+    func password(_ u: User, _ epoch: Int64, cache: inout [String: String]) throws -> String {
         let p = u.password
         if p == "-" { return "" }
-        if p.hasPrefix("!=") { return "!" + hash(String(p.dropFirst(2)), u, epoch) }
-        if p.hasPrefix("=") { return hash(String(p.dropFirst()), u, epoch) }
-        return p
+        let (locked, clear): (Bool, String)
+        if p.hasPrefix("!=") {
+            (locked, clear) = (true, String(p.dropFirst(2)))
+        } else if p.hasPrefix("=") {
+            (locked, clear) = (false, String(p.dropFirst()))
+        } else {
+            return p
+        }
+        let key = u.name + "\u{0}" + clear
+        if cache[key] == nil {
+            guard cache.count < Self.maxHashedPasswords else {
+                throw Failure(file: file, line: u.line, message: "password: expected at most \(Self.maxHashedPasswords) clear-text (=…) passwords in one table (each costs a SHA-512 crypt), found more: give the others hashed ($6$…)")
+            }
+            cache[key] = hash(clear, u, epoch)
+        }
+        return (locked ? "!" : "") + (cache[key] ?? "")
     }
 
     func hash(_ clear: String, _ u: User, _ epoch: Int64) -> String {
