@@ -127,6 +127,14 @@ enum BoardBootImages {
     static func rootfsManifest(_ b: BoardLayout, spec: String, skeletonPaths: [String]) throws -> Manifest {
         var s = try RootFSSpec.load(spec, skeletonPaths: skeletonPaths)
         if let bb = b.busybox { s.addBusybox(BusyboxLayer(binary: try resolve(bb, what: "busybox", board: b))) }
+        // The board's architecture (arch:, else its kernel's header) is the rootfs's, unless the spec says.
+        if s.architecture == nil {
+            if let a = b.arch {
+                s.architecture = Architecture.named(a, source: "\(b.source): arch \(a)")
+            } else if let k = b.kernel, let path = try? resolve(k, what: "kernel", board: b), let a = try architecture(ofKernel: path) {
+                s.architecture = Architecture.named(a, source: "board \(b.name)'s kernel")
+            }
+        }
         return try s.build()
     }
 

@@ -49,6 +49,9 @@ public struct RootFSSpec: Sendable {
     public var sourceDateEpoch: Int64?
     /// Write the content manifest (/usr/share/flashsmith/content.sha256); the criu layer asks for it too.
     public var contentManifest = false
+    /// The machine the rootfs is for (a board's `arch:`/kernel, `--arch`); nil: its first busybox
+    /// layer's binary decides, else its first bundled binary.
+    public var architecture: Architecture?
 
     public init(layers: [Layer] = [], sourceDateEpoch: Int64? = nil) {
         self.layers = layers
@@ -68,6 +71,10 @@ public struct RootFSSpec: Sendable {
     /// Applies every layer to an empty root.
     public func build() throws -> Manifest {
         var m = Manifest(sourceDateEpoch: try epoch())
+        m.architecture = architecture
+        if m.architecture == nil, let bb = layers.lazy.compactMap({ if case let .busybox(b) = $0 { b } else { nil } }).first {
+            m.architecture = Architecture(of: try ELFFile.read(bb.binary), source: "busybox \(bb.binary)")
+        }
         for l in layers {
             switch l {
             case let .skeleton(s): try s.apply(to: &m)
@@ -108,6 +115,11 @@ public struct RootFSSpec: Sendable {
             case "source-date-epoch":
                 guard let e = v.integer, e <= UInt64(Int64.max) else { throw fail(v, "source-date-epoch: expected seconds since 1970, found \(v.kind)") }
                 spec.sourceDateEpoch = Int64(e)
+            case "arch":
+                guard let name = v.string, let a = Architecture.named(name, source: "\(path):\(v.line): arch \(name)") else {
+                    throw fail(v, "arch: expected one of \(Architecture.knownNames.joined(separator: ", ")), found \(v.kind)")
+                }
+                spec.architecture = a
             case "layers": break
             default:
                 throw Failure(file: path, line: e.keyLine, message: "unknown key '\(k)' in the rootfs spec; \(Spelling.hint(for: k, among: topKeys))")
@@ -194,7 +206,7 @@ public struct RootFSSpec: Sendable {
         return spec
     }
 
-    static let topKeys = ["source-date-epoch", "content-manifest", "layers"]
+    static let topKeys = ["source-date-epoch", "content-manifest", "arch", "layers"]
     static let layerKinds = ["skeleton", "overlay", "busybox", "devices", "users", "modules", "bundle", "criu", "file"]
     /// The keys each kind of layer takes besides its own.
     static let layerKeys: [String: [String]] = [

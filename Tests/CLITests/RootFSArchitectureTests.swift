@@ -52,4 +52,28 @@ import TestSupport
         let ls = try flashsmith("rootfs", "ls", dir.file("r.tar"))
         #expect(ls.out.contains("./usr/bin/ls type=file"), "\(ls.out)")
     }
+
+    /// A board's `arch:` is its rootfs's: the host's busybox in an arm64 board's UBIFS root is
+    /// refused before anything is built, naming board.yaml's arch.
+    @Test func boardArchDecidesItsRootfs() throws {
+        guard filesAvailable(flashsmithPath, "/bin/busybox") else { return }
+        let dir = try TempDir()
+        try FileManager.default.createDirectory(atPath: dir.file("b"), withIntermediateDirectories: true)
+        _ = try dir.write("b/rootfs.yaml", "layers:\n  - skeleton: base\n")
+        _ = try dir.write(
+            "b/board.yaml",
+            """
+            name: archtest
+            arch: arm64
+            busybox: /bin/busybox
+            flash: {page: 2KiB, oob: 64, erase-block: 128KiB, chip: 16MiB, ecc: hamming}
+            partitions:
+              - {name: rootfs, size: rest, content: {ubi: [{name: rootfs, ubifs: rootfs.yaml}]}}
+
+            """)
+        let r = try flashsmith("build", dir.file("b"), "-o", dir.file("out"))
+        #expect(r.status == 65, "\(r.out)\(r.err)")
+        #expect(r.err.contains("busybox: ") && r.err.contains("busybox is x86_64") && r.err.contains("board.yaml: arch arm64"), "\(r.err)")
+        #expect(!FileManager.default.fileExists(atPath: dir.file("out")))
+    }
 }

@@ -13,7 +13,7 @@ struct BuildCommand: ParsableCommand {
         discussion: "BOARD: layouts/NAME or its board.yaml. --sysroot replaces the board's sysroot: (where ${sysroot}/boot/vmlinuz-* and the like are found). Long steps show progress on a terminal (standard error)."
     )
 
-    @Argument(help: "The board (layouts/NAME or layouts/NAME/board.yaml).")
+    @Argument(help: "The board: a folder holding board.yaml, the file itself, or the name of a shipped board (qemu-arm64, nandsim, …).")
     var board: String
 
     @Option(name: .shortAndLong, help: "The output folder.")
@@ -29,7 +29,7 @@ struct BuildCommand: ParsableCommand {
 
     func run() throws {
         // --sysroot (from the layer options) replaces the board's sysroot: (${sysroot} in board.yaml).
-        var b = try BoardLayout.load(board, sysroot: layers.sysroot == "/" ? nil : layers.sysroot)
+        var b = try BoardLayout.load(locateBoard(board), sysroot: layers.sysroot == "/" ? nil : layers.sysroot)
         if b.flash.kind == .nor, !(badBlocks?.blocks ?? []).isEmpty { throw ValidationError("--bad-blocks: board \(b.name) is NOR, which has no bad blocks") }
         for v in badBlocks?.blocks ?? [] {
             guard v < b.flash.blocks else { throw ValidationError("--bad-blocks: block \(v) is past the chip's \(b.flash.blocks) blocks") }

@@ -11,7 +11,7 @@ extension NANDCommand {
             discussion: "BOARD: a layouts/NAME folder or its board.yaml. --mtdparts, --dts and --nandsim print only that (for scripts); --svg also draws the layout."
         )
 
-        @Argument(help: "The board (layouts/NAME or layouts/NAME/board.yaml).")
+        @Argument(help: "The board: a folder holding board.yaml, the file itself, or the name of a shipped board (qemu-arm64, nandsim, …).")
         var board: String
 
         @Option(name: .long, help: "Also draw the layout as an SVG file.")
@@ -29,7 +29,7 @@ extension NANDCommand {
         @OptionGroup var json: JSONOption
 
         func run() throws {
-                let b = try BoardLayout.load(board)
+                let b = try BoardLayout.load(locateBoard(board))
             if let svg { try AtomicFile.write(Array(BoardSVG.draw(b).utf8), to: svg) }
             if mtdparts { return try output(b.mtdparts + "\n") }
             if dts { return try output(b.deviceTreeFragment) }

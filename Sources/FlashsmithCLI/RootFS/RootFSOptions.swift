@@ -25,6 +25,9 @@ struct RootFSLayerOptions: ParsableArguments {
     @Option(name: .long, help: "Where --bundle paths and their libraries are found (default /).")
     var sysroot: String = "/"
 
+    @Option(name: .long, help: "The rootfs's architecture (arm64, arm, x86_64, riscv64, …); every bundled ELF file must match. Default: --busybox's, else the first bundled binary's.")
+    var arch: String?
+
     @Option(name: .long, help: "A kernel modules tree: lib/modules/RELEASE with modules.dep, or a root holding one.")
     var modules: String?
 
@@ -63,6 +66,9 @@ struct RootFSLayerOptions: ParsableArguments {
         if !module.isEmpty && modules == nil { throw ValidationError("--module needs --modules DIR") }
         if modules != nil && module.isEmpty && !with.contains("criu") { throw ValidationError("--modules needs at least one --module NAME (or --with criu)") }
         for w in with where w != "criu" { throw ValidationError("--with: expected criu, found '\(w)'") }
+        if let arch, Architecture.named(arch, source: "") == nil {
+            throw ValidationError("--arch: expected one of \(Architecture.knownNames.joined(separator: ", ")), found '\(arch)'")
+        }
     }
 
     /// Where skeleton names are looked up.
@@ -97,12 +103,14 @@ struct RootFSLayerOptions: ParsableArguments {
         var spec = try file.map { try RootFSSpec.load($0, skeletonPaths: skeletonPaths()) } ?? RootFSSpec()
         if let sourceDateEpoch { spec.sourceDateEpoch = sourceDateEpoch }
         if contentManifest { spec.contentManifest = true }
+        if let arch { spec.architecture = Architecture.named(arch, source: "--arch \(arch)") }
         for s in skeleton { spec.layers.append(.skeleton(SkeletonLayer(name: s, searchPaths: skeletonPaths()))) }
         for o in overlay { spec.layers.append(.overlay(OverlayLayer(folder: o))) }
         if !bundle.isEmpty { spec.layers.append(.bundle(BundleLayer(binaries: bundle, sysroot: sysroot))) }
         if let modules, !module.isEmpty { spec.layers.append(.modules(ModulesLayer(tree: modules, names: module))) }
         if with.contains("criu") { spec.layers.append(.criu(CRIULayer(sysroot: sysroot, modules: modules, skeletonPaths: skeletonPaths()))) }
-        if let busybox { spec.layers.append(.busybox(BusyboxLayer(binary: busybox, links: busyboxLinks))) }
+        // Before the spec's users and device tables too, which may name its applets.
+        if let busybox { spec.addBusybox(BusyboxLayer(binary: busybox, links: busyboxLinks)) }
         for u in users { spec.layers.append(.users(path: u)) }
         for d in devices { spec.layers.append(.devices(path: d)) }
         return spec
