@@ -307,8 +307,11 @@ import TestSupport
         }
         let before = try snapshot()
         let passwdBefore = try readBytes("/etc/passwd")
+        // The old tree was not written by Flashsmith: refused without --force, replaced with it.
+        let refused = try flashsmith("rootfs", "build", dir.file("rootfs.yaml"), "-o", dir.file("out"))
+        #expect(refused.status == 73 && refused.err.contains("--force"), "\(refused.err)")
         for out in [dir.file("out"), dir.file("r.tar"), dir.file("r.cpio")] {
-            let r = try flashsmith("rootfs", "build", dir.file("rootfs.yaml"), "-o", out)
+            let r = try flashsmith(["rootfs", "build", dir.file("rootfs.yaml"), "-o", out] + (out.hasSuffix("/out") ? ["--force"] : []))
             #expect(r.status == 0, "\(r.err)")
         }
         #expect(try snapshot() == before, "the victim folder changed")
