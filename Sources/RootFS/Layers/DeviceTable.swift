@@ -15,6 +15,8 @@ import FlashsmithCore
 /// devices, `p` fifos. uid and gid are numbers or names from the image's own /etc/passwd and
 /// /etc/group (so a users table applied before resolves). Mode is octal; `-1` (or `-`) keeps it.
 /// Ranges: with count > 1, names get the numbers start…start+count-1 and minors grow by inc.
+/// Limits (refused with the line): majors up to 4095 and minors up to 1048575, the last minor of a
+/// range included (Linux's dev_t: 12 + 20 bits); at most 4096 names per line, 65536 per table.
 /// `|xattr` supports file capabilities (libcap text) as makedevs does.
 /// Differences from makedevs, all on the side of refusing or succeeding clearly: `..` in a name is
 /// refused; names never follow a symlink out of the image; parents of nodes are created; a node

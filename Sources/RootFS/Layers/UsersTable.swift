@@ -17,6 +17,8 @@ import FlashsmithCore
 /// gids, then automatic ones, extra groups, users with fixed uids, then automatic ones.
 /// /etc/passwd, /etc/group, /etc/shadow (and /etc/gshadow when present) are rewritten; lines of
 /// existing accounts keep their place; a user or group that exists with another id is an error.
+/// Fields copied into those files hold no ':' and no control character; clear-text passwords are
+/// at most 512 bytes, and at most 64 per table (each is a SHA-512 crypt; give more as `$6$…`).
 public struct UsersTable: Sendable {
     public struct User: Sendable, Equatable {
         public var line: Int
