@@ -12,6 +12,8 @@ let package = Package(
     name: "Flashsmith",
     products: [
         .executable(name: "flashsmith", targets: ["flashsmith"]),
+        // Fuzzing campaigns over every parser (scripts/fuzz.sh; docs/fuzzing.md). Not installed.
+        .executable(name: "flashsmith-fuzz", targets: ["flashsmith-fuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -75,6 +77,17 @@ let package = Package(
         ),
         .executableTarget(name: "flashsmith", dependencies: ["FlashsmithCLI"], swiftSettings: strict),
 
+        // Fuzzing: seeded mutators and the table of parsers (shared by FuzzTests and flashsmith-fuzz).
+        .target(
+            name: "FlashsmithFuzz",
+            dependencies: [
+                "FlashsmithCore", "UBootEnv", "BootImage", "DeviceTree", "Flash", "Archive", "RootFS", "Migration", "Board", "YAML", "FlashsmithCLI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(name: "flashsmith-fuzz", dependencies: ["FlashsmithFuzz"], swiftSettings: strict),
+
         // Shared test helpers: temp dirs, running peer tools, the QEMU harness.
         .target(name: "TestSupport", dependencies: ["FlashsmithCore", "RootFS"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(
@@ -100,6 +113,7 @@ let package = Package(
             dependencies: ["BootImage", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: strict
         ),
         .testTarget(name: "InteropTests", dependencies: ["UBootEnv", "BootImage", "DeviceTree", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "FuzzTests", dependencies: ["FlashsmithFuzz", "TestSupport"], exclude: ["Seeds", "Regressions"], swiftSettings: strict),
         .testTarget(name: "E2ETests", dependencies: ["UBootEnv", "TestSupport"], swiftSettings: strict),
     ]
 )

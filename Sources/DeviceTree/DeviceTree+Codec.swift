@@ -127,6 +127,11 @@ extension DeviceTree {
     private static func checkBlocks(_ h: ByteReader, total: Int, source: String) throws(DeviceTreeError) {
         func field(_ offset: Int) -> Int { Int((try? h.get(UInt32.self, at: offset, .big)) ?? 0) }
         let version = field(20)
+        // Versions 2…15 name nodes by full path, a layout libfdt 1.6's fdt_check_full dereferences
+        // NULL on (found by fuzzing); dtc, mkimage and the kernel write 17, 16 is the oldest U-Boot reads.
+        guard version >= 16 else {
+            throw .invalid(source: source, reason: "offset 0x14 (version): expected 16 or 17, found \(version)")
+        }
         let rsv = field(16), structOff = field(8), stringsOff = field(12), stringsSize = field(32)
         let structSize = version >= 17 ? field(36) : 0
         var blocks: [(name: String, field: String, range: Range<Int>)] = [

@@ -66,7 +66,19 @@ public enum ExternalTool {
             if errno != EINTR { break }
         }
         let exit: Int32 = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
-        return Output(status: exit, stdout: try FileIO.readAll(outPath), stderr: try FileIO.readAll(errPath))
+        return Output(status: exit, stdout: try FileIO.readAll(outPath), stderr: try diagnostics(errPath))
+    }
+
+    /// What a program says on standard error is kept up to this many bytes, its start and its end
+    /// (errors name the first lines, mkfs.ubifs's the last): dtc reports each duplicate property
+    /// once per pair, 150 MB for an 82 KB .its with a thousand duplicates (found by fuzzing).
+    public static let maxDiagnostics = 64 << 10
+
+    static func diagnostics(_ path: String) throws -> [UInt8] {
+        let size = try FileIO.size(of: path)
+        guard size > maxDiagnostics else { return try FileIO.read(path, offset: 0, count: size) }
+        let half = maxDiagnostics / 2
+        return try FileIO.read(path, offset: 0, count: half) + Array("\n…\n".utf8) + FileIO.read(path, offset: size - half, count: half)
     }
 }
 
