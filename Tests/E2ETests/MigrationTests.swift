@@ -3,17 +3,25 @@ import Testing
 import TestSupport
 
 extension E2E {
-    /// Process migration between two amd64 guests booted from the same Flashsmith-built initramfs
-    /// (base + criu-node skeletons, busybox, `--with criu`: Debian's criu 3.17.1 with its libraries
-    /// and kernel modules, and `migrate`), joined by QEMU socket networking on 127.0.0.1; the
-    /// guests' addresses exist only on that link. Guest A drives (`e2e.role=A`), guest B runs
+    /// Process migration between two amd64 guests booted from the same Flashsmith-built initramfs,
+    /// built by the command docs/migration.md gives, as written there (base + criu-node skeletons,
+    /// busybox, `--with criu`: Debian's criu 3.17.1 with its libraries and kernel modules, and
+    /// `migrate`; virtio_pci and virtio_net, loaded at boot by S05modules' coldplug), plus an overlay
+    /// holding only the test's start script. The guests are joined by QEMU socket networking on
+    /// 127.0.0.1; their addresses exist only on that link. Guest A drives (`e2e.role=A`), guest B runs
     /// `migrate receive` from the criu-node skeleton (`flashsmith.migrate=receive`).
     ///
+    /// `migrateBetweenGuests`:
     /// 1. A counter moves A → B with two pre-dump rounds, into a PID namespace on B (B holds the
     ///    PIDs around it); it continues on B from where it stopped and is gone from A.
     /// 2. A process holding an open file and a pipe between its two children moves too.
     /// 3. B changes that file; the next such process is refused (the file is named) and still runs
     ///    on A; sent to an unreachable address it still runs on A.
+    ///
+    /// `forkingWorkloads`: shell loops that fork a `sleep` ten times a second:
+    /// a. one moves: nothing of it is left on A, stopped or not, and it counts on on B;
+    /// b. one fails after its dump (B's image folder is a full tmpfs): it counts on on A;
+    /// c. one is refused (B changed a file it holds open): it counts on on A.
     @Suite("migrate moves processes between two QEMU guests with CRIU")
     struct MigrationTests {
         static let guestScript = #"""
@@ -76,29 +84,50 @@ extension E2E {
             toolsAvailable("qemu-system-x86_64", "apt-get", "dpkg", "busybox", "criu") && filesAvailable(flashsmithPath, "/bin/busybox", "/usr/sbin/criu")
         }
 
-        @Test("counter, open file + pipe, refusal and unreachable destination")
-        func migrateBetweenGuests() throws {
-            guard available() else { return }
-            let kernel = try DebianArtifacts.amd64Kernel()
-            let dir = try TempDir("flashsmith-e2e-migrate")
-            try FileManager.default.createDirectory(atPath: dir.file("overlay/etc/init.d"), withIntermediateDirectories: true)
-            try FileManager.default.createDirectory(atPath: dir.file("overlay/usr/share/e2e"), withIntermediateDirectories: true)
-            _ = try dir.write("overlay/etc/init.d/S90e2e", Self.guestScript)
-            chmod(dir.file("overlay/etc/init.d/S90e2e"), 0o755)
-            _ = try dir.write("overlay/usr/share/e2e/data.txt", "the same on both guests\n")
-            // The board's network driver, loaded at boot by the criu-node skeleton's S05modules.
-            try FileManager.default.createDirectory(atPath: dir.file("overlay/etc/modules.d"), withIntermediateDirectories: true)
-            _ = try dir.write("overlay/etc/modules.d/board", "virtio_pci\nvirtio_net\n")
+        static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+        /// The arguments of docs/migration.md's `flashsmith rootfs build` command as written there (the
+        /// optional `[…]` parts left out), with `modules` for /lib/modules/RELEASE and `output` for
+        /// node.cpio.gz.
+        static func documentedBuild(modules: String, output: String) throws -> [String] {
+            let doc = try String(contentsOfFile: "\(repo)/docs/migration.md", encoding: .utf8)
+            let start = try #require(doc.range(of: "flashsmith rootfs build --skeleton base --skeleton criu-node"), "docs/migration.md has no criu-node build command")
+            var command = ""
+            for line in doc[start.lowerBound...].split(separator: "\n") {
+                guard line.hasSuffix("\\") else {
+                    command += line
+                    break
+                }
+                command += line.dropLast()
+            }
+            command = command.replacingOccurrences(of: #"\[[^\]]*\]"#, with: "", options: .regularExpression)
+            var words = command.split(separator: " ").map(String.init)
+            try #require(words.first == "flashsmith" && words.contains("/lib/modules/RELEASE") && words.contains("node.cpio.gz"), "\(command)")
+            words.removeFirst()
+            return words.map { $0 == "/lib/modules/RELEASE" ? modules : $0 == "node.cpio.gz" ? output : $0 }
+        }
+
+        /// The documented image plus an overlay holding `files` (path: text; the start scripts
+        /// executable), built into `dir`/node.cpio.gz.
+        func buildNode(_ dir: TempDir, kernel: DebianArtifacts.Kernel, files: [String: String]) throws -> String {
+            for (path, text) in files {
+                try FileManager.default.createDirectory(atPath: dir.file("overlay/\((path as NSString).deletingLastPathComponent)"), withIntermediateDirectories: true)
+                _ = try dir.write("overlay/\(path)", text)
+                if path.hasPrefix("etc/init.d/") || path.hasSuffix(".sh") { chmod(dir.file("overlay/\(path)"), 0o755) }
+            }
             let initrd = dir.file("node.cpio.gz")
+            let args = try Self.documentedBuild(modules: kernel.modulesDirectory, output: initrd) + ["--overlay", dir.file("overlay")]
             let t0 = ContinuousClock.now
-            let b = try flashsmith(
-                "rootfs", "build", "--skeleton", "base", "--skeleton", "criu-node", "--overlay", dir.file("overlay"), "--busybox", "/bin/busybox",
-                "--with", "criu", "--modules", kernel.modulesDirectory, "--module", "virtio_net", "--module", "virtio_pci", "-o", initrd
-            )
-            try #require(b.status == 0, "rootfs build: \(b.err)")
+            let b = try flashsmith(args)
+            try #require(b.status == 0, "rootfs build \(args.joined(separator: " ")): \(b.err)")
             let imageSize = (try FileManager.default.attributesOfItem(atPath: initrd)[.size] as? Int) ?? 0
             print("E2E timing: migration image built in \(ContinuousClock.now - t0), \(imageSize) bytes")
+            return initrd
+        }
 
+        /// Boots A (listening) and B (connecting, `migrate receive`) from `initrd` on one socket link;
+        /// returns both results once both have ended.
+        func runPair(_ dir: TempDir, kernel: DebianArtifacts.Kernel, initrd: String, markersA: [String], markersB: [String]) throws -> (QEMUResult, QEMUResult) {
             let port = 20000 + Int(getpid() % 20000)
             func args(_ role: String, _ ip: String, _ mac: String, _ net: String, extra: String) -> [String] {
                 [
@@ -114,24 +143,36 @@ extension E2E {
             let argsA = args("A", "192.168.77.1", "52:54:00:77:00:01", "listen", extra: "")
             let logA = dir.file("a.log")
             let thread = Thread {
-                box.set(Result { try QEMU.run("qemu-system-x86_64", argsA, log: logA, timeout: .seconds(240), markers: ["E2E-A-UP", "E2E-A-MIG1", "E2E-A-DONE"], killOn: ["Kernel panic"]) })
+                box.set(Result { try QEMU.run("qemu-system-x86_64", argsA, log: logA, timeout: .seconds(240), markers: markersA, killOn: ["Kernel panic"]) })
                 done.signal()
             }
             thread.start()
             Thread.sleep(forTimeInterval: 1)
             let rb = try QEMU.run(
                 "qemu-system-x86_64", args("B", "192.168.77.2", "52:54:00:77:00:02", "connect", extra: "flashsmith.migrate=receive"), log: dir.file("b.log"),
-                timeout: .seconds(240), markers: ["E2E-B-UP", "E2E-B-COUNTER", "E2E-B-FINAL"], killOn: ["Kernel panic"]
+                timeout: .seconds(240), markers: markersB, killOn: ["Kernel panic"]
             )
             done.wait()
             let ra = try box.get()
             print("E2E timing: migration guests: A \(ra.summary) \(ra.markerTimes); B \(rb.summary) \(rb.markerTimes)")
+            for l in ra.lines where l.contains("migrate:") { print("E2E migrate (A): \(l)") }
+            for l in rb.lines where l.contains("migrate:") { print("E2E migrate (B): \(l)") }
+            return (ra, rb)
+        }
+
+        @Test("counter, open file + pipe, refusal and unreachable destination")
+        func migrateBetweenGuests() throws {
+            guard available() else { return }
+            let kernel = try DebianArtifacts.amd64Kernel()
+            let dir = try TempDir("flashsmith-e2e-migrate")
+            let initrd = try buildNode(dir, kernel: kernel, files: ["etc/init.d/S90e2e": Self.guestScript, "usr/share/e2e/data.txt": "the same on both guests\n"])
+            let (ra, rb) = try runPair(dir, kernel: kernel, initrd: initrd, markersA: ["E2E-A-UP", "E2E-A-MIG1", "E2E-A-DONE"], markersB: ["E2E-B-UP", "E2E-B-COUNTER", "E2E-B-FINAL"])
             func lines(_ r: QEMUResult) -> [String] { r.lines }
             func line(_ r: QEMUResult, _ prefix: String) -> String? { r.line(prefix) }
             let ctx = "A:\n\(ra.tail(50))\nB:\n\(rb.tail(40))"
-            for l in lines(ra) where l.contains("migrate:") { print("E2E migrate (A): \(l)") }
-            for l in lines(rb) where l.contains("migrate:") { print("E2E migrate (B): \(l)") }
 
+            // The documented image has its network: S05modules loaded the NIC's driver, S10network set eth0.
+            #expect(ra.log.contains("S10network: eth0 192.168.77.1/24") && rb.log.contains("S10network: eth0 192.168.77.2/24"), "\(ctx)")
             // 1. The counter: moved, into a PID namespace on B, continuing without reset or repeat; gone from A.
             #expect(line(ra, "E2E-A-MIG1 rc=") == "0", "\(ctx)")
             let lastOnA = Int((line(ra, "E2E-A-P1-GONE last=") ?? "").trimmingCharacters(in: .whitespaces))
@@ -167,6 +208,128 @@ extension E2E {
                 #expect(v.count == 2 && v[1] > v[0], "P3 keeps counting on A (\(r.0)): \(v)")
             }
             #expect(line(rb, "E2E-B-FINAL ")?.hasSuffix("p3=absent") == true, "\(ctx)")
+            #expect(ra.exitStatus == 0 && rb.exitStatus == 0, "both guests power off by themselves: \(ctx)")
+        }
+
+        /// B's side of `forkingWorkloads`: one command per connection on port 7071 from A, the answer on
+        /// stdout.
+        static let controlScript = #"""
+            #!/bin/sh
+            read -r cmd arg
+            case $cmd in
+            full) mount -t tmpfs -o size=16k tmpfs /var/lib/migrate && echo ok ;;
+            roomy) umount /var/lib/migrate && echo ok ;;
+            change) echo "changed on B" >>/usr/share/e2e/data.txt && echo ok ;;
+            count) cat "/tmp/$arg" 2>/dev/null || echo none ;;
+            done) echo ok; : >/tmp/done ;;
+            esac
+            """#
+
+        static let forkingScript = #"""
+            #!/bin/sh
+            # E2E migration of forking loops, run by rcS as the last start script.
+            [ "$1" = start ] || exit 0
+            ROLE=none
+            for a in $(cat /proc/cmdline); do case $a in e2e.role=*) ROLE=${a#e2e.role=} ;; esac; done
+            [ $ROLE = none ] && exit 0
+            A=192.168.77.1 B=192.168.77.2
+            if [ $ROLE = A ]; then PEER=$B; else PEER=$A; fi
+            n=0; until ping -c1 -W1 $PEER >/dev/null 2>&1; do n=$((n+1)); [ $n -gt 60 ] && { echo "E2E-NO-PEER $(ip -o addr | tr '\n' ' ')"; poweroff -f; }; sleep 0.5; done
+            echo "E2E-$ROLE-UP peer after $n tries"
+            if [ $ROLE = B ]; then
+              nc -ll -p 7071 -e /usr/share/e2e/control.sh &
+              n=0; until [ -e /tmp/done ] || [ $n -gt 1800 ]; do sleep 0.1; n=$((n+1)); done
+              echo "E2E-B-FINAL $(ps -o pid,args | grep -c '[e]2e-fork')"
+              poweroff -f
+            fi
+            ctl() { echo "$*" | nc -w 5 $B 7071; }
+            pidof() { ps -o pid,args | awk -v m="$1" 'index($0, m) && !/awk/ { print $1; exit }'; }
+            stopped() { n=0; for s in /proc/[0-9]*/stat; do l=""; read -r l <$s 2>/dev/null; l=${l##*) }; [ "${l%% *}" != T ] || n=$((n+1)); done; echo $n; }
+            sleeps() { ps -o args | grep -c '^[s]leep 0.1'; }
+            start() { ( setsid sh -c ": e2e-$1; $2" </dev/null >/dev/null 2>&1 & ); sleep 1.5; pidof e2e-$1; }
+            n=0; until nc -w 1 $B 7070 </dev/null >/dev/null 2>&1 && [ "$(ctl count none)" = none ]; do n=$((n+1)); [ $n -gt 100 ] && break; sleep 0.2; done
+            # a. A move: nothing of the loop left here, stopped or not; it counts on there.
+            W=$(start fork1 'n=0; while :; do sleep 0.1; n=$((n+1)); echo $n >/tmp/count1; done')
+            migrate send $W $B >/tmp/m1 2>&1; rc=$?
+            sed 's/^/E2E-A-M1 /' /tmp/m1
+            last=$(cat /tmp/count1); sleep 1; b1=$(ctl count count1); sleep 1; b2=$(ctl count count1)
+            echo "E2E-A-MOVED rc=$rc alive=$([ -e /proc/$W ] && echo yes || echo no) stopped=$(stopped) sleeps=$(sleeps) last=$last there=$b1,$b2"
+            # b. A failure after the dump: B's image folder has no room. The loop counts on here.
+            echo "E2E-A-FULL $(ctl full)"
+            W=$(start fork2 'n=0; while :; do sleep 0.1; n=$((n+1)); echo $n >/tmp/count2; done')
+            migrate send $W $B >/tmp/m2 2>&1; rc=$?
+            sed 's/^/E2E-A-M2 /' /tmp/m2
+            v1=$(cat /tmp/count2); sleep 1; v2=$(cat /tmp/count2)
+            echo "E2E-A-AFTER-FAILURE rc=$rc alive=$([ -e /proc/$W ] && echo yes || echo no) stopped=$(stopped) counts=$v1,$v2 there=$(ctl count count2)"
+            echo "E2E-A-ROOMY $(ctl roomy)"
+            for p in $(migrate freeze $W | cut -d' ' -f1); do kill -KILL $p; done
+            # c. A refusal: B changed a file the loop holds open. The loop counts on here.
+            echo "E2E-A-CHANGE $(ctl change)"
+            W=$(start fork3 'exec 3</usr/share/e2e/data.txt; n=0; while :; do sleep 0.1; n=$((n+1)); echo $n >/tmp/count3; done')
+            migrate send $W $B >/tmp/m3 2>&1; rc=$?
+            sed 's/^/E2E-A-M3 /' /tmp/m3
+            v1=$(cat /tmp/count3); sleep 1; v2=$(cat /tmp/count3)
+            echo "E2E-A-AFTER-REFUSAL rc=$rc alive=$([ -e /proc/$W ] && echo yes || echo no) stopped=$(stopped) counts=$v1,$v2 there=$(ctl count count3)"
+            ctl done >/dev/null
+            echo "E2E-A-DONE"
+            sleep 1
+            poweroff -f
+            """#
+
+        @Test("forking loops: a move leaves nothing behind, a failure after the dump and a refusal leave them counting")
+        func forkingWorkloads() throws {
+            guard available() else { return }
+            let kernel = try DebianArtifacts.amd64Kernel()
+            let dir = try TempDir("flashsmith-e2e-migrate-fork")
+            let initrd = try buildNode(
+                dir, kernel: kernel,
+                files: [
+                    "etc/init.d/S90e2e": Self.forkingScript, "usr/share/e2e/control.sh": Self.controlScript,
+                    "usr/share/e2e/data.txt": "the same on both guests\n",
+                ])
+            let (ra, rb) = try runPair(dir, kernel: kernel, initrd: initrd, markersA: ["E2E-A-UP", "E2E-A-MOVED", "E2E-A-DONE"], markersB: ["E2E-B-UP", "E2E-B-FINAL"])
+            let ctx = "A:\n\(ra.tail(40))\nB:\n\(rb.tail(20))"
+            #expect(ra.log.contains("S10network: eth0 192.168.77.1/24") && rb.log.contains("S10network: eth0 192.168.77.2/24"), "\(ctx)")
+            /// `key=value` fields of the line after `prefix`.
+            func fields(_ prefix: String) -> [String: String] {
+                var out: [String: String] = [:]
+                for f in (ra.line(prefix) ?? "").split(separator: " ") {
+                    let kv = f.split(separator: "=", maxSplits: 1).map(String.init)
+                    if kv.count == 2 { out[kv[0]] = kv[1] }
+                }
+                return out
+            }
+            func pair(_ s: String?) -> [Int] { (s ?? "").split(separator: ",").compactMap { Int($0) } }
+            // a. Moved: the loop and its children gone from A, none stopped; on B it counts on from A's last value.
+            let moved = fields("E2E-A-MOVED ")
+            #expect(moved["rc"] == "0" && moved["alive"] == "no", "\(moved)\n\(ctx)")
+            #expect(moved["stopped"] == "0" && moved["sleeps"] == "0", "no process of the tree left on A, stopped or not: \(moved)\n\(ctx)")
+            let there = pair(moved["there"])
+            if let last = Int(moved["last"] ?? ""), there.count == 2 {
+                #expect(there[0] > last && there[1] > there[0], "B counts on from A's \(last): \(there)")
+            } else {
+                Issue.record("no counts from B: \(moved)\n\(ctx)")
+            }
+            #expect(ra.log.contains("E2E-A-M1 migrate: check:"), "\(ctx)")
+            // b. The restore fails after the dump (B's folder full): the loop keeps counting on A, nothing stopped.
+            #expect(ra.line("E2E-A-FULL ") == "ok", "\(ctx)")
+            let failed = fields("E2E-A-AFTER-FAILURE ")
+            #expect(failed["rc"] == "1" && failed["alive"] == "yes" && failed["stopped"] == "0", "\(failed)\n\(ctx)")
+            let m2 = ra.lines.filter { $0.hasPrefix("E2E-A-M2 ") }.joined(separator: "\n")
+            #expect(m2.contains("restore on 192.168.77.2 failed, process") && m2.contains("continued here"), "\(m2)")
+            let c2 = pair(failed["counts"])
+            #expect(c2.count == 2 && c2[1] > c2[0], "the loop counts on on A after the failure: \(failed)\n\(ctx)")
+            #expect(failed["there"] == "none", "nothing of it runs on B: \(failed)")
+            #expect(ra.line("E2E-A-ROOMY ") == "ok", "\(ctx)")
+            // c. Refused (the file it holds open differs on B): the loop keeps counting on A.
+            let refused = fields("E2E-A-AFTER-REFUSAL ")
+            #expect(refused["rc"] == "2" && refused["alive"] == "yes" && refused["stopped"] == "0", "\(refused)\n\(ctx)")
+            let m3 = ra.lines.filter { $0.hasPrefix("E2E-A-M3 ") }.joined(separator: "\n")
+            #expect(m3.contains("refused by 192.168.77.2") && m3.contains("differs /usr/share/e2e/data.txt"), "\(m3)")
+            let c3 = pair(refused["counts"])
+            #expect(c3.count == 2 && c3[1] > c3[0], "the loop counts on on A after the refusal: \(refused)\n\(ctx)")
+            #expect(refused["there"] == "none", "\(refused)")
+            #expect(rb.line("E2E-B-FINAL ") == "1", "B runs the moved loop only: \(ctx)")
             #expect(ra.exitStatus == 0 && rb.exitStatus == 0, "both guests power off by themselves: \(ctx)")
         }
 
