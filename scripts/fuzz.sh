@@ -2,10 +2,10 @@
 # Long fuzzing campaigns over Flashsmith's parsers (docs/fuzzing.md).
 #
 #   scripts/fuzz.sh [PARSER…] [--execs N] [--seconds S] [--engine builtin|libfuzzer] [--out DIR]
-#                   [--base N] [--build-only] [--no-build] [--list]
+#                   [--jobs J] [--base N] [--build-only] [--no-build] [--list]
 #
 # PARSER: names from `--list` (default: all). Each parser runs N inputs (default 1,000,000) or S
-# seconds, whichever comes first. Prints, per parser: execs, crashes (and distinct crash sites),
+# seconds, whichever comes first; J parsers at a time (builtin engine; default 1). Prints, per parser: execs, crashes (and distinct crash sites),
 # hangs (> 2 s of CPU on an input ≤ 1 MiB), memory blow-ups (> 256 MiB) and peak memory; every
 # finding's input is saved under OUT/PARSER/ (default out/fuzz), with a symbolicated stack for crashes.
 #
@@ -21,11 +21,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
 
+original_args=("$@")
 execs=1000000
 seconds=
 engine=builtin
 out=out/fuzz
 base=
+jobs=1
 build=yes
 run=yes
 parsers=()
@@ -36,10 +38,11 @@ while [ $# -gt 0 ]; do
     --engine) engine=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --base) base=$2; shift 2 ;;
+    --jobs) jobs=$2; shift 2 ;;
     --build-only) run=no; shift ;;
     --no-build) build=no; shift ;;
     --list) list=yes; shift ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "fuzz.sh: unknown option $1 (see --help)" >&2; exit 64 ;;
     *) parsers+=("$1"); shift ;;
   esac
@@ -76,12 +79,27 @@ if [ "${list:-}" = yes ]; then "$bin" list; exit 0; fi
 [ -x "$bin" ] || { echo "fuzz.sh: $bin is not built (drop --no-build)" >&2; exit 69; }
 mkdir -p "$out"
 
+# What was fuzzed: the commit, and whether the tree had changes on top of it.
+header() {
+  printf 'Campaign of %s on %s (%s), engine %s: `scripts/fuzz.sh %s`\n\n' "$(date -u +%Y-%m-%dT%H:%MZ)" \
+    "$(git rev-parse --short HEAD 2> /dev/null || echo '?')" \
+    "$( [ -z "$(git status --porcelain -- Sources Package.swift 2> /dev/null)" ] && echo 'clean tree' || echo 'with uncommitted changes in Sources')" \
+    "$engine" "$*"
+}
+
 if [ "$engine" = builtin ]; then
-  args=(run "${parsers[@]}" --execs "$execs" --out "$out" --report "$out/report.md")
+  args=(run "${parsers[@]}" --execs "$execs" --jobs "$jobs" --out "$out" --report "$out/report.md")
   [ -n "$seconds" ] && args+=(--seconds "$seconds")
   [ -n "$base" ] && args+=(--base "$base")
   echo "fuzz.sh: $bin ${args[*]}" >&2
-  exec "${nice_cmd[@]}" "$bin" "${args[@]}"
+  head=$(header "${original_args[@]}")
+  set +e
+  "${nice_cmd[@]}" "$bin" "${args[@]}"
+  status=$?
+  set -e
+  { echo "$head"; cat "$out/report.md"; } > "$out/report.md.tmp" && mv "$out/report.md.tmp" "$out/report.md"
+  echo "report: $out/report.md"
+  exit $status
 fi
 
 # ---- libFuzzer: one parser at a time, restarted after each crash until the execs are done.
@@ -90,7 +108,7 @@ seeds=$repo/Tests/FuzzTests/Seeds
 export ASAN_OPTIONS=detect_leaks=0:handle_abort=1:symbolize=1
 status=0
 report=$out/report.md
-printf '| parser | execs | crashes (sites) | hangs | memory | peak RSS | time |\n|---|---:|---:|---:|---:|---:|---:|\n' > "$report"
+{ header "${original_args[@]}"; printf '| parser | execs | crashes (sites) | hangs | memory | peak RSS | time |\n|---|---:|---:|---:|---:|---:|---:|\n'; } > "$report"
 for p in "${parsers[@]}"; do
   dir=$out/$p
   mkdir -p "$dir/corpus"
@@ -116,11 +134,11 @@ for p in "${parsers[@]}"; do
     "${nice_cmd[@]}" "$bin" libfuzzer "$p" "${flags[@]}" "$dir/corpus" "${seed_dirs[@]}" > "$log" 2>&1
     rc=$?
     set -e
-    n=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | tail -1 | awk '{print $2}')
+    n=$(grep -o 'stat::number_of_executed_units:[ ]*[0-9]*' "$log" | tail -1 | awk '{print $2}')
     if [ -z "$n" ]; then n=$(grep -oE '^#[0-9]+' "$log" | tail -1 | tr -d '#'); fi
     n=${n:-0}
     done_execs=$((done_execs + n))
-    mb=$(grep -o 'stat::peak_rss_mb: [0-9]*' "$log" | tail -1 | awk '{print $2}')
+    mb=$(grep -o 'stat::peak_rss_mb:[ ]*[0-9]*' "$log" | tail -1 | awk '{print $2}')
     [ -n "$mb" ] && [ "$mb" -gt "$peak" ] && peak=$mb
     [ $rc -eq 0 ] && break
     artifact=$(grep -o "Test unit written to .*" "$log" | tail -1 | sed 's/Test unit written to //')

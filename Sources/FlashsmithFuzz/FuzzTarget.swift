@@ -13,8 +13,16 @@ public final class FuzzScratch: @unchecked Sendable {
         public var description: String
     }
 
+    /// Where scratch folders go: $FLASHSMITH_FUZZ_TMP, else /dev/shm (memory: a campaign writes an
+    /// input per execution, and a disk turns that into waiting), else $TMPDIR or /tmp.
+    public static var base: String {
+        if let s = getenv("FLASHSMITH_FUZZ_TMP") { return String(cString: s) }
+        if access("/dev/shm", W_OK) == 0 { return "/dev/shm" }
+        return getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
+    }
+
     public init(seeds: String, prefix: String = "flashsmith-fuzz") throws {
-        let base = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
+        let base = Self.base
         var template = Array("\(base)/\(prefix).XXXXXX".utf8CString)
         guard let p = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
             throw Failure(description: "cannot create a scratch folder in \(base): \(String(cString: strerror(errno)))")

@@ -60,11 +60,14 @@ public struct Mutator: Sendable {
     public var text: Bool
     /// Target-specific tokens (keys of the format, magic numbers).
     public var dictionary: [[UInt8]]
+    /// The most copies `repeatLine` makes of a line.
+    public var maxRepeat: Int
 
-    public init(headerWindow: Int = 4096, text: Bool = false, dictionary: [String] = []) {
+    public init(headerWindow: Int = 4096, text: Bool = false, dictionary: [String] = [], maxRepeat: Int = 1000) {
         self.headerWindow = max(8, headerWindow)
         self.text = text
         self.dictionary = dictionary.map { Array($0.utf8) }
+        self.maxRepeat = max(2, maxRepeat)
     }
 
     /// Input number `index` of a campaign: the seeds as they are first, then mutations of them
@@ -164,7 +167,7 @@ public struct Mutator: Sendable {
             guard !lines.isEmpty else { return }
             let i = rng.below(lines.count)
             // Copies of a line only as far as the size cap leaves room for.
-            let copies = min(op == .duplicateLine ? 1 : rng.pick([2, 10, 100, 1000]), room(b) / (lines[i].count + 1))
+            let copies = min(op == .duplicateLine ? 1 : min(rng.pick([2, 10, 100, 1000]), maxRepeat), room(b) / (lines[i].count + 1))
             switch op {
             case .duplicateLine, .repeatLine:
                 guard copies > 0 else { return }

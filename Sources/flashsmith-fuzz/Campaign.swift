@@ -45,7 +45,7 @@ struct Campaign {
         guard let seedBytes = try? target.loadSeeds(from: seeds) else { fail("\(target.name): no seeds in \(seeds)") }
         let begin = Date()
         var next = 0
-        print("\(target.name): \(execs) inputs from \(seedBytes.count) seed(s)")
+        say("\(target.name): \(execs) inputs from \(seedBytes.count) seed(s)")
         while next < execs {
             let elapsed = Date().timeIntervalSince(begin)
             if let seconds, elapsed >= seconds { break }
@@ -54,7 +54,13 @@ struct Campaign {
             var arguments = ["worker", target.name, "--start", "\(next)", "--count", "\(execs - next)", "--seeds", seeds, "--status", statusPath, "--base", "\(base)"]
             if let seconds { arguments += ["--seconds", "\(max(1, seconds - elapsed))"] }
             let log = "\(dir)/.worker.log"
-            let (exitStatus, signalled) = spawn(arguments, log: log, environment: ["SWIFT_BACKTRACE": "enable=no"])
+            var lastReport = Date()
+            let (exitStatus, signalled) = spawn(arguments, log: log, environment: ["SWIFT_BACKTRACE": "enable=no"]) {
+                guard Date().timeIntervalSince(lastReport) >= 300 else { return }
+                lastReport = Date()
+                let done = r.execs + Int(status[.execs])
+                say("  \(target.name): \(done) execs, \(Int(Double(done) / max(Date().timeIntervalSince(begin), 0.001))) /s, \(r.events.count) finding(s), \(Int(Date().timeIntervalSince(begin))) s")
+            }
             r.workers += 1
             r.execs += Int(status[.execs])
             r.accepted += Int(status[.accepted])
@@ -89,11 +95,11 @@ struct Campaign {
                     site = state == .hang ? "more than 2 s of CPU (or 20 s of wall time)" : "peak RSS +\(status[.peakGrowth] >> 20) MiB"
                 }
                 r.events.append(Event(kind: kind, index: index, file: file, site: site))
-                print("  \(kind) on input #\(index) (\(input.count) bytes): \(file)\n    \(site)")
+                say("  \(target.name): \(kind) on input #\(index) (\(input.count) bytes): \(file)\n    \(site)")
                 next = index + 1
             }
             let s = Date().timeIntervalSince(begin)
-            print("  \(r.execs) execs, \(Int(Double(r.execs) / max(s, 0.001))) /s, \(r.events.count) finding(s), \(Int(s)) s")
+            say("  \(target.name): \(r.execs) execs, \(Int(Double(r.execs) / max(s, 0.001))) /s, \(r.events.count) finding(s), \(Int(s)) s")
         }
         r.seconds = Date().timeIntervalSince(begin)
         unlink("\(dir)/.status")
@@ -101,7 +107,7 @@ struct Campaign {
     }
 
     /// Runs this executable with `arguments`, output to `log`; returns (status, killed by a signal).
-    func spawn(_ arguments: [String], log: String, environment: [String: String], timeout: Double? = nil) -> (Int32, Bool) {
+    func spawn(_ arguments: [String], log: String, environment: [String: String], timeout: Double? = nil, progress: () -> Void = {}) -> (Int32, Bool) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         p.arguments = arguments
@@ -112,10 +118,14 @@ struct Campaign {
         p.standardOutput = h
         p.standardError = h
         do { try p.run() } catch { fail("cannot start a worker: \(error)") }
-        if let timeout {
-            let deadline = Date().addingTimeInterval(timeout)
-            while p.isRunning && Date() < deadline { usleep(100_000) }
-            if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        let deadline = timeout.map { Date().addingTimeInterval($0) }
+        while p.isRunning {
+            if let deadline, Date() >= deadline {
+                kill(p.processIdentifier, SIGKILL)
+                break
+            }
+            progress()
+            usleep(200_000)
         }
         p.waitUntilExit()
         return (p.terminationStatus, p.terminationReason == .uncaughtSignal)
@@ -146,6 +156,38 @@ struct Campaign {
         }
         let sig = "signal \(signal) (\(String(cString: strsignal(signal))))"
         return [frame, message, sig].compactMap { $0 }.joined(separator: " — ")
+    }
+
+    /// Parsers whose inputs cost the most (dtc, argument parsing, password hashing, compression):
+    /// started first, so the slowest does not run alone at the end.
+    static let slowFirst = ["its", "cli-options", "users-table", "archive-compressed"]
+
+    /// Runs the targets `jobs` at a time, the slow ones first; results in the targets' order.
+    static func runAll(_ targets: [FuzzTarget], jobs: Int, _ campaign: Campaign) -> [Result] {
+        let order = targets.indices.sorted { a, b in
+            let ra = slowFirst.firstIndex(of: targets[a].name) ?? slowFirst.count, rb = slowFirst.firstIndex(of: targets[b].name) ?? slowFirst.count
+            return (ra, a) < (rb, b)
+        }
+        final class Shared: @unchecked Sendable {
+            let lock = NSLock()
+            var next = 0
+            var results: [Int: Result] = [:]
+        }
+        let shared = Shared()
+        DispatchQueue.concurrentPerform(iterations: min(jobs, targets.count)) { _ in
+            while true {
+                shared.lock.lock()
+                let i = shared.next
+                shared.next += 1
+                shared.lock.unlock()
+                guard i < order.count else { return }
+                let r = campaign.run(targets[order[i]])
+                shared.lock.lock()
+                shared.results[order[i]] = r
+                shared.lock.unlock()
+            }
+        }
+        return targets.indices.compactMap { shared.results[$0] }
     }
 
     static func table(_ results: [Result]) -> String {

@@ -13,11 +13,16 @@ import Glibc
 
 let usage = """
     usage: flashsmith-fuzz list
-           flashsmith-fuzz run [TARGET…] [--execs N] [--seconds S] [--seeds DIR] [--out DIR] [--base N] [--report FILE]
+           flashsmith-fuzz run [TARGET…] [--execs N] [--seconds S] [--jobs J] [--seeds DIR] [--out DIR] [--base N] [--report FILE]
            flashsmith-fuzz input TARGET INDEX [--seeds DIR] -o FILE     (the bytes of input INDEX)
            flashsmith-fuzz repro TARGET FILE…                           (runs files once, in this process)
            flashsmith-fuzz libfuzzer TARGET [libFuzzer options and corpus folders]
     """
+
+/// A line to standard output at once (a campaign's log shows progress as it happens).
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
 
 func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data("flashsmith-fuzz: \(message)\n".utf8))
@@ -71,14 +76,15 @@ switch args[1] {
 case "list":
     for t in FuzzTargets.all { print(t.name.padding(toLength: 14, withPad: " ", startingAt: 0) + t.summary) }
 case "run":
-    let a = Arguments(args.dropFirst(2), flags: ["--execs", "--seconds", "--seeds", "--out", "--base", "--report"])
+    let a = Arguments(args.dropFirst(2), flags: ["--execs", "--seconds", "--jobs", "--seeds", "--out", "--base", "--report"])
     let targets = a.positional.isEmpty ? FuzzTargets.all : a.positional.map(target)
     let campaign = Campaign(
         execs: a.int("--execs", 1_000_000), seconds: a.double("--seconds"), seeds: a.options["--seeds"] ?? FuzzTargets.defaultSeeds,
         out: a.options["--out"] ?? "fuzz-out", base: UInt64(a.int("--base", 0x666C_6173_6873_6D74)))
-    let results = targets.map { campaign.run($0) }
+    // Parsers run side by side on `--jobs` workers, each parser's inputs in order.
+    let results = Campaign.runAll(targets, jobs: max(1, a.int("--jobs", 1)), campaign)
     let table = Campaign.table(results)
-    print("\n" + table)
+    say("\n" + table)
     if let report = a.options["--report"] { try? Data(table.utf8).write(to: URL(fileURLWithPath: report)) }
     exit(results.allSatisfy(\.clean) ? 0 : 1)
 case "worker":
