@@ -78,6 +78,9 @@ if [ "${list:-}" = yes ]; then "$bin" list; exit 0; fi
 [ $run = yes ] || exit 0
 [ -x "$bin" ] || { echo "fuzz.sh: $bin is not built (drop --no-build)" >&2; exit 69; }
 mkdir -p "$out"
+# The campaign runs a copy: a rebuild while it runs does not change the workers it starts.
+cp "$bin" "$out/flashsmith-fuzz.bin"
+bin=$out/flashsmith-fuzz.bin
 
 # What was fuzzed: the commit, and whether the tree had changes on top of it.
 header() {

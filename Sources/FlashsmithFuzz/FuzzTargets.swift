@@ -30,7 +30,7 @@ public enum FuzzTargets {
 
     public static let all: [FuzzTarget] = [
         envBlob, envText, fwEnvConfig, uImage, fit, dtb, its, fitYAML, ubi, nandRaw, flashImage, inspect, archive, archiveCompressed, deb, elf, busybox,
-        kconfig, ubinize, deviceTable, usersTable, board, rootfsSpec, byteSize, cliOptions,
+        kconfig, ubinize, deviceTable, usersTable, yaml, board, rootfsSpec, byteSize, cliOptions,
     ]
 
     // MARK: U-Boot environment
@@ -336,6 +336,16 @@ public enum FuzzTargets {
         ping.content = .bytes([1, 2, 3])
         try m.add(ping)
         return m
+    }
+
+    /// The YAML layer every spec goes through (libyaml, the node tree, its depth cap), on its own.
+    static let yaml = FuzzTarget(
+        "yaml", "YAML documents (libyaml events to ordered nodes, anchors, the nesting cap)", seeds: ["board", "rootfs-spec", "fit-yaml"], text: true,
+        dictionary: ["&a ", "*a", "<<: *a", "!!str ", "!!binary ", "? ", "|\n", ">-\n", "---\n", "%TAG ! tag:x:\n", "{", "[", "'", "\""]
+    ) { bytes, _ in
+        guard let root = try YAML.parse(String(decoding: bytes, as: UTF8.self), source: "doc.yaml") else { return }
+        _ = root == root
+        _ = (root.line, root.kind, root.mapping?.count, root.sequence?.count, root.string, root.integer)
     }
 
     static let board = FuzzTarget(

@@ -142,17 +142,19 @@ struct Campaign {
         return (try? String(contentsOfFile: log, encoding: .utf8)) ?? "(no output)"
     }
 
-    /// `Sources/X/File.swift:123` of the first frame outside the fuzz harness, with the trap message.
+    /// `Sources/X/File.swift:123 (function)` of the first frame outside the fuzz harness, with the
+    /// trap message and the signal.
     static func site(trace: String, log: String, signal: Int32) -> String {
         let lines = (log + "\n" + trace).split(separator: "\n").map(String.init)
         let message = lines.first { $0.contains("Fatal error") || $0.contains("Crash") }?.trimmingCharacters(in: .whitespaces)
         var frame: String?
-        for l in lines where l.contains("/Sources/") && !l.contains("/Sources/FlashsmithFuzz/") && !l.contains("/Sources/flashsmith-fuzz/") {
-            if let r = l.range(of: "/Sources/") {
-                frame = "Sources/" + l[r.upperBound...].split(separator: " ").first.map(String.init)!
-                if let fn = l.range(of: " in ") { frame! += " (" + l[fn.upperBound...].prefix(100).split(separator: " at ").first.map(String.init)! + ")" }
-                break
+        for l in lines where !l.contains("/Sources/FlashsmithFuzz/") && !l.contains("/Sources/flashsmith-fuzz/") {
+            guard let r = l.range(of: "/Sources/"), let file = l[r.upperBound...].split(separator: " ").first else { continue }
+            frame = "Sources/" + file
+            if let fn = l.range(of: " in "), let name = l[fn.upperBound...].prefix(100).components(separatedBy: " at ").first {
+                frame! += " (\(name))"
             }
+            break
         }
         let sig = "signal \(signal) (\(String(cString: strsignal(signal))))"
         return [frame, message, sig].compactMap { $0 }.joined(separator: " — ")
