@@ -15,8 +15,18 @@ public struct Flashsmith: ParsableCommand {
 
     public init() {}
 
+    /// swift-argument-parser takes time quadratic in the number of arguments (8,000: about 3 s, see
+    /// docs/fuzzing.md); no Flashsmith command needs more than a few hundred, so more than this is a
+    /// usage error before parsing.
+    public static let maxArguments = 4096
+
     /// Parses, runs, and maps every error to its exit code (`ExitCodes`).
     public static func runMain() -> Never {
+        let count = CommandLine.arguments.count - 1
+        if count > maxArguments {
+            printError("flashsmith: error: \(count) arguments: expected at most \(maxArguments) (give many variables with env set --script FILE)")
+            Glibc.exit(ExitCodes.code(for: .usage))
+        }
         do {
             var command = try parseAsRoot()
             try command.run()
