@@ -176,7 +176,9 @@ struct Campaign {
             var results: [Int: Result] = [:]
         }
         let shared = Shared()
-        DispatchQueue.concurrentPerform(iterations: min(jobs, targets.count)) { _ in
+        // Threads, not concurrentPerform: that runs no more iterations at once than there are cores.
+        let lanes = (0..<min(jobs, targets.count)).map { _ in
+            Thread {
             while true {
                 shared.lock.lock()
                 let i = shared.next
@@ -188,6 +190,15 @@ struct Campaign {
                 shared.results[order[i]] = r
                 shared.lock.unlock()
             }
+            }
+        }
+        for lane in lanes { lane.start() }
+        while true {
+            shared.lock.lock()
+            let done = shared.results.count
+            shared.lock.unlock()
+            if done == targets.count { break }
+            usleep(500_000)
         }
         return targets.indices.compactMap { shared.results[$0] }
     }

@@ -113,12 +113,15 @@ enum Worker {
         }
     }
 
-    /// Ends the worker when one input has used more than 2 s of CPU (or 20 s of wall time).
+    /// Ends the worker when one input has used more than 2 s of CPU (or 20 s of wall time), or
+    /// when its supervisor is gone.
     static func startWatchdog() {
+        let parent = getppid()
         let t = Thread {
             let cpuLimit: Int64 = 2_000_000_000, wallLimit: Int64 = 20_000_000_000
             while true {
                 usleep(100_000)
+                if getppid() != parent { _exit(4) }  // a worker never outlives its supervisor
                 guard let s = workerStatus else { continue }
                 let index = s[.index]
                 let cpu = nanos(workerClock) - s[.cpuStartNanos], wall = nanos(CLOCK_MONOTONIC) - s[.wallStartNanos]
