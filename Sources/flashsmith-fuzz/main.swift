@@ -74,7 +74,7 @@ let args = CommandLine.arguments
 guard args.count > 1 else { fail(usage) }
 switch args[1] {
 case "list":
-    for t in FuzzTargets.all { print(t.name.padding(toLength: 14, withPad: " ", startingAt: 0) + t.summary) }
+    for t in FuzzTargets.all { print(t.name + String(repeating: " ", count: max(1, 20 - t.name.count)) + t.summary) }
 case "run":
     let a = Arguments(args.dropFirst(2), flags: ["--execs", "--seconds", "--jobs", "--seeds", "--out", "--base", "--report"])
     let targets = a.positional.isEmpty ? FuzzTargets.all : a.positional.map(target)
