@@ -20,15 +20,26 @@ public struct Flashsmith: ParsableCommand {
     /// usage error before parsing.
     public static let maxArguments = 4096
 
+    /// More than `maxArguments` arguments: refused before swift-argument-parser sees them.
+    public struct TooManyArguments: FlashsmithError {
+        public let count: Int
+        public var category: ErrorCategory { .usage }
+        public var description: String {
+            "\(count) arguments: expected at most \(Flashsmith.maxArguments) (give many variables with env set --script FILE)"
+        }
+    }
+
+    /// `parseAsRoot` behind the argument-count gate: what `runMain` runs, and what the cli-options
+    /// fuzzer calls.
+    public static func parseChecked(_ arguments: [String]) throws -> any ParsableCommand {
+        if arguments.count > maxArguments { throw TooManyArguments(count: arguments.count) }
+        return try parseAsRoot(arguments)
+    }
+
     /// Parses, runs, and maps every error to its exit code (`ExitCodes`).
     public static func runMain() -> Never {
-        let count = CommandLine.arguments.count - 1
-        if count > maxArguments {
-            printError("flashsmith: error: \(count) arguments: expected at most \(maxArguments) (give many variables with env set --script FILE)")
-            Glibc.exit(ExitCodes.code(for: .usage))
-        }
         do {
-            var command = try parseAsRoot()
+            var command = try parseChecked(Array(CommandLine.arguments.dropFirst()))
             try command.run()
             Glibc.exit(0)
         } catch let e as any FlashsmithError {
