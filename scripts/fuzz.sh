@@ -1,11 +1,13 @@
 #!/bin/bash
 # Long fuzzing campaigns over Flashsmith's parsers (docs/fuzzing.md).
 #
-#   scripts/fuzz.sh [PARSER…] [--execs N] [--seconds S] [--engine builtin|libfuzzer] [--out DIR]
-#                   [--jobs J] [--base N] [--build-only] [--no-build] [--list]
+#   scripts/fuzz.sh [PARSER…] [--execs N] [--start N] [--seconds S] [--engine builtin|libfuzzer]
+#                   [--out DIR] [--jobs J] [--base N] [--build-only] [--no-build] [--list]
 #
 # PARSER: names from `--list` (default: all). Each parser runs N inputs (default 1,000,000) or S
-# seconds, whichever comes first; J parsers at a time (builtin engine; default 1). Prints, per parser: execs, crashes (and distinct crash sites),
+# seconds, whichever comes first, from input #0 (or --start N: inputs are a pure function of their
+# number, so a campaign cut short goes on with --start at the count it reached); J parsers at a
+# time (builtin engine; default 1). Prints, per parser: execs, crashes (and distinct crash sites),
 # hangs (> 2 s of CPU on an input ≤ 1 MiB), memory blow-ups (> 256 MiB) and peak memory; every
 # finding's input is saved under OUT/PARSER/ (default out/fuzz), with a symbolicated stack for crashes.
 #
@@ -27,6 +29,7 @@ seconds=
 engine=builtin
 out=out/fuzz
 base=
+first_input=
 jobs=1
 build=yes
 run=yes
@@ -38,6 +41,7 @@ while [ $# -gt 0 ]; do
     --engine) engine=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --base) base=$2; shift 2 ;;
+    --start) first_input=${2//_/}; shift 2 ;;
     --jobs) jobs=$2; shift 2 ;;
     --build-only) run=no; shift ;;
     --no-build) build=no; shift ;;
@@ -94,6 +98,7 @@ if [ "$engine" = builtin ]; then
   args=(run "${parsers[@]}" --execs "$execs" --jobs "$jobs" --out "$out" --report "$out/report.md")
   [ -n "$seconds" ] && args+=(--seconds "$seconds")
   [ -n "$base" ] && args+=(--base "$base")
+  [ -n "$first_input" ] && args+=(--start "$first_input")
   echo "fuzz.sh: $bin ${args[*]}" >&2
   head=$(header "${original_args[@]}")
   set +e

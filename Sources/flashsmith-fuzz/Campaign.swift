@@ -9,6 +9,9 @@ import Glibc
 /// stack from re-running the input), and a new worker goes on from the next input.
 struct Campaign {
     var execs: Int
+    /// The first input of every parser (`--start`): a campaign cut short goes on where it stopped,
+    /// as inputs are a pure function of their number.
+    var start = 0
     var seconds: Double?
     var seeds: String
     var out: String
@@ -44,14 +47,15 @@ struct Campaign {
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         guard let seedBytes = try? target.loadSeeds(from: seeds) else { fail("\(target.name): no seeds in \(seeds)") }
         let begin = Date()
-        var next = 0
-        say("\(target.name): \(execs) inputs from \(seedBytes.count) seed(s)")
-        while next < execs {
+        var next = start
+        let end = start + execs
+        say("\(target.name): \(execs) inputs (#\(start) to #\(end - 1)) from \(seedBytes.count) seed(s)")
+        while next < end {
             let elapsed = Date().timeIntervalSince(begin)
             if let seconds, elapsed >= seconds { break }
             let statusPath = "\(dir)/.status"
             guard let status = try? StatusMap(path: statusPath, create: true) else { fail("cannot create \(statusPath)") }
-            var arguments = ["worker", target.name, "--start", "\(next)", "--count", "\(execs - next)", "--seeds", seeds, "--status", statusPath, "--base", "\(base)"]
+            var arguments = ["worker", target.name, "--start", "\(next)", "--count", "\(end - next)", "--seeds", seeds, "--status", statusPath, "--base", "\(base)"]
             if let seconds { arguments += ["--seconds", "\(max(1, seconds - elapsed))"] }
             let log = "\(dir)/.worker.log"
             var lastReport = Date()
@@ -165,7 +169,9 @@ struct Campaign {
     static let slowFirst = ["its", "cli-options", "users-table", "archive-compressed"]
 
     /// Runs the targets `jobs` at a time, the slow ones first; results in the targets' order.
-    static func runAll(_ targets: [FuzzTarget], jobs: Int, _ campaign: Campaign) -> [Result] {
+    /// `finished` is called (under a lock) with the results so far each time a parser is done, so a
+    /// campaign stopped early still leaves the figures of every parser it finished.
+    static func runAll(_ targets: [FuzzTarget], jobs: Int, _ campaign: Campaign, finished: @escaping @Sendable ([Result]) -> Void = { _ in }) -> [Result] {
         let order = targets.indices.sorted { a, b in
             let ra = slowFirst.firstIndex(of: targets[a].name) ?? slowFirst.count, rb = slowFirst.firstIndex(of: targets[b].name) ?? slowFirst.count
             return (ra, a) < (rb, b)
@@ -188,6 +194,7 @@ struct Campaign {
                 let r = campaign.run(targets[order[i]])
                 shared.lock.lock()
                 shared.results[order[i]] = r
+                finished(targets.indices.compactMap { shared.results[$0] })
                 shared.lock.unlock()
             }
             }
@@ -203,8 +210,9 @@ struct Campaign {
         return targets.indices.compactMap { shared.results[$0] }
     }
 
-    static func table(_ results: [Result]) -> String {
-        var rows = ["| parser | execs | accepted | crashes (sites) | hangs | memory | peak RSS | slowest input | time |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    static func table(_ results: [Result], start: Int = 0) -> String {
+        var rows = start == 0 ? [] : ["Inputs from #\(start) on (`--start \(start)`).", ""]
+        rows += ["| parser | execs | accepted | crashes (sites) | hangs | memory | peak RSS | slowest input | time |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for r in results {
             rows.append(
                 "| \(r.target) | \(r.execs) | \(r.accepted) | \(r.count("crash")) (\(r.crashSites.count)) | \(r.count("hang")) | \(r.count("memory")) | \(r.peakRSS >> 20) MiB | \(String(format: "%.3f", r.slowest)) s | \(Int(r.seconds)) s |")

@@ -13,7 +13,7 @@ import Glibc
 
 let usage = """
     usage: flashsmith-fuzz list
-           flashsmith-fuzz run [TARGET…] [--execs N] [--seconds S] [--jobs J] [--seeds DIR] [--out DIR] [--base N] [--report FILE]
+           flashsmith-fuzz run [TARGET…] [--execs N] [--start N] [--seconds S] [--jobs J] [--seeds DIR] [--out DIR] [--base N] [--report FILE]
            flashsmith-fuzz input TARGET INDEX [--seeds DIR] -o FILE     (the bytes of input INDEX)
            flashsmith-fuzz repro TARGET FILE…                           (runs files once, in this process)
            flashsmith-fuzz libfuzzer TARGET [libFuzzer options and corpus folders]
@@ -76,16 +76,22 @@ switch args[1] {
 case "list":
     for t in FuzzTargets.all { print(t.name + String(repeating: " ", count: max(1, 20 - t.name.count)) + t.summary) }
 case "run":
-    let a = Arguments(args.dropFirst(2), flags: ["--execs", "--seconds", "--jobs", "--seeds", "--out", "--base", "--report"])
+    let a = Arguments(args.dropFirst(2), flags: ["--execs", "--start", "--seconds", "--jobs", "--seeds", "--out", "--base", "--report"])
     let targets = a.positional.isEmpty ? FuzzTargets.all : a.positional.map(target)
     let campaign = Campaign(
-        execs: a.int("--execs", 1_000_000), seconds: a.double("--seconds"), seeds: a.options["--seeds"] ?? FuzzTargets.defaultSeeds,
+        execs: a.int("--execs", 1_000_000), start: a.int("--start", 0), seconds: a.double("--seconds"), seeds: a.options["--seeds"] ?? FuzzTargets.defaultSeeds,
         out: a.options["--out"] ?? "fuzz-out", base: UInt64(a.int("--base", 0x666C_6173_6873_6D74)))
     // Parsers run side by side on `--jobs` workers, each parser's inputs in order.
-    let results = Campaign.runAll(targets, jobs: max(1, a.int("--jobs", 1)), campaign)
-    let table = Campaign.table(results)
+    let report = a.options["--report"]
+    let results = Campaign.runAll(targets, jobs: max(1, a.int("--jobs", 1)), campaign) { soFar in
+        if let report { try? Data(Campaign.table(soFar, start: campaign.start).utf8).write(to: URL(fileURLWithPath: report + ".partial")) }
+    }
+    let table = Campaign.table(results, start: campaign.start)
     say("\n" + table)
-    if let report = a.options["--report"] { try? Data(table.utf8).write(to: URL(fileURLWithPath: report)) }
+    if let report {
+        try? Data(table.utf8).write(to: URL(fileURLWithPath: report))
+        unlink(report + ".partial")
+    }
     exit(results.allSatisfy(\.clean) ? 0 : 1)
 case "worker":
     let a = Arguments(args.dropFirst(2), flags: ["--start", "--count", "--seconds", "--seeds", "--status", "--base"])
