@@ -20,6 +20,8 @@ PACKAGES=(
   criu
   # benchmarks
   hyperfine time rhash fakeroot genimage pigz
+  # NFS root served by boot --nfs and its tests: NFS-Ganesha (user-space, VFS export) and its rpcbind
+  nfs-ganesha nfs-ganesha-vfs rpcbind
   # process tools the tests use (pgrep)
   procps
   # the install test renders the generated manual pages
