@@ -24,7 +24,7 @@ extension BoardLayout {
     }
 
     static let topKeys = [
-        "name", "console", "bootargs", "override", "sysroot", "kernel", "busybox", "rootfs", "devicetrees", "arch", "qemu", "flash", "partitions",
+        "name", "console", "bootargs", "override", "sysroot", "kernel", "busybox", "rootfs", "devicetrees", "arch", "qemu", "network", "boot", "flash", "partitions",
     ]
     static let nandKeys = ["type", "page", "oob", "erase-block", "chip", "sub-page", "ecc", "bad-blocks-per-1024", "mtd-id", "id-bytes", "bad-blocks"]
     static let norKeys = ["type", "base", "erase-block", "chip", "mtd-id"]
@@ -79,6 +79,7 @@ extension BoardLayout {
             }
         }
         if let q = root["qemu"] { b.qemu = try r.qemu(q, folder: b.folder) }
+        try r.network(root, into: &b)
         if let o = root["override"] { b.overrides = try r.overrides(o, root: root, chipSize: flash.chipSize) }
         for n in f["bad-blocks"]?.sequence ?? [] {
             guard let v = n.integer, let block = Int(exactly: v), block < flash.blocks else {
@@ -341,6 +342,20 @@ struct BoardFileReader {
             m.pflashBank = Int(v)
         }
         return m
+    }
+
+    /// `network:` and `boot:`. Without `network:`, a board with `qemu:` gets QEMU's user network
+    /// (server 10.0.2.2, client 10.0.2.15/24, gateway 10.0.2.2); any other board's network commands
+    /// ask DHCP, and it cannot boot over the network by default (its server is unknown).
+    func network(_ root: YAMLNode, into b: inout BoardLayout) throws {
+        if let n = root["boot"] { b.boot = try BoardNetwork.parseBoot(n, source: path) }
+        if let n = root["network"] {
+            b.network = try BoardNetwork.parse(n, source: path)
+        } else if b.qemu != nil {
+            b.network = .qemuUser
+        } else if b.boot.usesNetwork, let n = root["boot"] {
+            throw fail(n, "boot: \(b.boot.rawValue) needs network: (server: the TFTP\(b.boot == .nfs ? "/NFS" : "") server's address, client: the board's or dhcp); only a board with qemu: gets QEMU's user network by default")
+        }
     }
 
     /// `override:`: values that replace the derived ones. bootargs replaces the whole derived

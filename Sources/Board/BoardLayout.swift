@@ -128,6 +128,11 @@ public struct BoardLayout: Sendable {
     /// The kernel's architecture (`arch:`), when its header does not say.
     public var arch: String?
     public var qemu: QEMUMachine?
+    /// How U-Boot boots (`boot:`; BoardNetwork.swift): bootcmd runs its command.
+    public var boot: BootMethod = .flash
+    /// The addresses the network commands use: `network:`, else QEMU's user network for a board
+    /// with `qemu:`, else DHCP.
+    public var network: BoardNetwork = .dhcpOnly
     /// board.yaml's line for each path it names (`kernel`, `busybox`, `rootfs`, each device tree), for errors.
     public var lines: [String: Int] = [:]
 
