@@ -24,10 +24,9 @@ import Glibc
 enum BoardBootImages {
     typealias Failure = BoardLayout.Failure
 
-    /// SOURCE_DATE_EPOCH, else 0.
-    static var epoch: UInt32 {
-        if let e = getenv("SOURCE_DATE_EPOCH"), let v = UInt32(String(cString: e)) { return v }
-        return 0
+    /// SOURCE_DATE_EPOCH (checked: `SourceDateEpoch`), else 0.
+    static func epoch() throws -> UInt32 {
+        try SourceDateEpoch.fromEnvironment() ?? 0
     }
 
     /// `p` from the working folder, when relative (a generated spec's data paths must not depend on where it lies).
@@ -150,7 +149,7 @@ enum BoardBootImages {
     /// Writes the FIT for `p` to `image`; returns its note for the report and the configuration's contents.
     static func fit(_ b: BoardLayout, _ p: BoardLayout.Partition, _ c: PartitionContent.FITContent, initramfs: String?, work: String, image: String) throws -> (note: String, hasRamdisk: Bool, hasFDT: Bool, configuration: String) {
         var options = FIT.BuildOptions()
-        options.timestamp = epoch
+        options.timestamp = try epoch()
         if let spec = c.spec {
             let path = BoardBuild.path(b, spec)
             var blob: FDTBlob
@@ -219,7 +218,7 @@ enum BoardBootImages {
         guard let arch = UImageTables.lookup(UImageTables.arch, k.arch) else { throw Failure(message: "\(b.source): arch \(k.arch): not one of U-Boot's") }
         let params = UImage.Parameters(
             arch: arch.id, os: 5, type: 2, comp: c.gzip ? 1 : 0, load: UInt32(c.load), entry: UInt32(c.entry),
-            name: Array("\(b.name) \(Manifest.nameOf(k.path))".utf8.prefix(32)), time: epoch)
+            name: Array("\(b.name) \(Manifest.nameOf(k.path))".utf8.prefix(32)), time: try epoch())
         try UImage.create(params, files: [data], output: image)
         return "uImage: kernel \(Manifest.nameOf(k.path)) (\(k.arch)\(c.gzip ? ", gzip" : ""), load \(hex(c.load)))"
     }

@@ -32,8 +32,9 @@ public enum FIT {
         public var position: Int?
         /// Free space added inside every embedded `flat_dt` image (room for `fdt resize`).
         public var dtbPadding = 0
-        /// `/timestamp`: `SOURCE_DATE_EPOCH` when set, else now.
-        public var timestamp: UInt32 = UImage.creationTime()
+        /// `/timestamp` and every signature's: callers choose (`fit build` takes mkimage's
+        /// `UImage.creationTime()`: SOURCE_DATE_EPOCH when set, else now; boards take the epoch or 0).
+        public var timestamp: UInt32 = 0
         /// Where signing keys are (`-k`): `<dir>/<key-name-hint>.key` or `.pem`.
         public var keyDirectory: String?
         /// A control DTB to write the public keys into (`-K`), in place.

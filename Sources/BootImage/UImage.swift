@@ -128,12 +128,10 @@ public enum UImage {
         }
     }
 
-    /// The creation time mkimage uses: `SOURCE_DATE_EPOCH` when set, else now.
-    public static func creationTime() -> UInt32 {
-        if let e = getenv("SOURCE_DATE_EPOCH"), let v = Int(String(cString: e)), v >= 0 {
-            return UInt32(truncatingIfNeeded: v)
-        }
-        return UInt32(truncatingIfNeeded: time(nil))
+    /// The creation time mkimage uses: `SOURCE_DATE_EPOCH` when set (a malformed or out-of-range
+    /// value is an error, as in mkimage), else now.
+    public static func creationTime() throws -> UInt32 {
+        try SourceDateEpoch.fromEnvironment() ?? UInt32(truncatingIfNeeded: time(nil))
     }
 
     /// Writes an image of `files` to `output` (atomically), streaming the files in 1 MiB chunks:

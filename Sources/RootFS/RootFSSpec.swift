@@ -62,10 +62,7 @@ public struct RootFSSpec: Sendable {
     /// the same bytes.
     public func epoch() throws -> Int64 {
         if let sourceDateEpoch { return sourceDateEpoch }
-        guard let env = getenv("SOURCE_DATE_EPOCH") else { return 0 }
-        let s = String(cString: env)
-        guard let v = Int64(s), v >= 0 else { throw Failure(file: "SOURCE_DATE_EPOCH", line: 0, message: "expected seconds since 1970, found '\(s)'") }
-        return v
+        return Int64(try SourceDateEpoch.fromEnvironment() ?? 0)
     }
 
     /// Applies every layer to an empty root.
@@ -113,7 +110,9 @@ public struct RootFSSpec: Sendable {
             case "content-manifest":
                 spec.contentManifest = try v.bool("content-manifest", source: path)
             case "source-date-epoch":
-                guard let e = v.integer, e <= UInt64(Int64.max) else { throw fail(v, "source-date-epoch: expected seconds since 1970, found \(v.kind)") }
+                guard let e = v.integer, e <= UInt64(SourceDateEpoch.maximum) else {
+                    throw fail(v, "source-date-epoch: expected seconds since 1970, 0 to \(SourceDateEpoch.maximum) (uImage, FIT and cpio times are 32-bit), found \(v.integer.map(String.init) ?? v.kind)")
+                }
                 spec.sourceDateEpoch = Int64(e)
             case "arch":
                 guard let name = v.string, let a = Architecture.named(name, source: "\(path):\(v.line): arch \(name)") else {

@@ -54,6 +54,7 @@ extension FITCommand {
 
         func run() throws {
             var options = FIT.BuildOptions()
+            options.timestamp = try UImage.creationTime()
             options.external = external
             if let alignment {
                 let a = try hexArgument(alignment, option: "-B", range: OptionLimits.fitAlignment)

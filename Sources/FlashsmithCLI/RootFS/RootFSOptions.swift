@@ -101,7 +101,7 @@ struct RootFSLayerOptions: ParsableArguments {
     /// The spec (if any) with the flags' layers after its own.
     func spec(file: String?) throws -> RootFSSpec {
         var spec = try file.map { try RootFSSpec.load($0, skeletonPaths: skeletonPaths()) } ?? RootFSSpec()
-        if let sourceDateEpoch { spec.sourceDateEpoch = sourceDateEpoch }
+        if let sourceDateEpoch { spec.sourceDateEpoch = Int64(try SourceDateEpoch.checked(sourceDateEpoch, source: "--source-date-epoch")) }
         if contentManifest { spec.contentManifest = true }
         if let arch { spec.architecture = Architecture.named(arch, source: "--arch \(arch)") }
         for s in skeleton { spec.layers.append(.skeleton(SkeletonLayer(name: s, searchPaths: skeletonPaths()))) }

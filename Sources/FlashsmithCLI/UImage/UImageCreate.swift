@@ -89,7 +89,7 @@ extension UImageCommand {
             }
             let params = UImage.Parameters(
                 arch: a.id, os: o.id, type: t.id, comp: c.id, load: loadAddress, entry: entryPoint,
-                name: rawBytes(ofArgument: name), time: UImage.creationTime())
+                name: rawBytes(ofArgument: name), time: try UImage.creationTime())
             try UImage.create(params, files: files, output: output)
         }
     }
