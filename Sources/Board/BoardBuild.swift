@@ -207,7 +207,7 @@ public enum BoardBuild {
         }
         let script = flashScript(b, built: built)
         try AtomicFile.write(Array(script.utf8), to: "\(out)/flash.cmd")
-        let params = UImage.Parameters(arch: 2, os: 5, type: UImageTables.scriptType, comp: 0, load: 0, entry: 0, name: Array("flash \(b.name)".utf8.prefix(32)), time: BoardBootImages.epoch)
+        let params = UImage.Parameters(arch: 2, os: 5, type: UImageTables.scriptType, comp: 0, load: 0, entry: 0, name: Array("flash \(b.name)".utf8.prefix(32)), time: try BoardBootImages.epoch())
         try UImage.create(params, files: ["\(out)/flash.cmd"], output: "\(out)/flash.scr")
         var report = b.report
         for x in built {
