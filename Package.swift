@@ -53,9 +53,11 @@ let package = Package(
             swiftSettings: strict
         ),
         // Boards: one description of the flash (geometry, partitions) and everything derived from it.
-        .target(name: "Board", dependencies: ["FlashsmithCore", "Flash", "YAML", "Archive", "RootFS", "UBootEnv", "DeviceTree", "BootImage"], swiftSettings: strict),
+        .target(name: "Board", dependencies: ["FlashsmithCore", "Flash", "YAML", "Archive", "RootFS", "UBootEnv", "DeviceTree", "BootImage", "Migration"], swiftSettings: strict),
         // Process migration: kernel configuration checks (criu, ubifs, nfsroot, devtmpfs).
         .target(name: "Migration", dependencies: ["FlashsmithCore", "Archive"], swiftSettings: strict),
+        // Network: a read-only TFTP server (RFC 1350, 2347-2349, 7440) on POSIX sockets, confined to a folder.
+        .target(name: "Network", dependencies: ["FlashsmithCore"], swiftSettings: strict),
         // Boot images: legacy uImage and FIT.
         .target(
             name: "BootImage",
@@ -70,7 +72,7 @@ let package = Package(
         .target(
             name: "FlashsmithCLI",
             dependencies: [
-                "FlashsmithCore", "UBootEnv", "MTD", "BootImage", "DeviceTree", "Archive", "RootFS", "Migration", "Flash", "Board",
+                "FlashsmithCore", "UBootEnv", "MTD", "BootImage", "DeviceTree", "Archive", "RootFS", "Migration", "Flash", "Board", "Network",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -114,6 +116,7 @@ let package = Package(
         ),
         .testTarget(name: "InteropTests", dependencies: ["UBootEnv", "BootImage", "DeviceTree", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "FuzzTests", dependencies: ["FlashsmithFuzz", "TestSupport"], exclude: ["Seeds", "Regressions"], swiftSettings: strict),
+        .testTarget(name: "NetworkTests", dependencies: ["Network", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "E2ETests", dependencies: ["UBootEnv", "TestSupport"], swiftSettings: strict),
     ]
 )
