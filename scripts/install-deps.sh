@@ -22,6 +22,10 @@ PACKAGES=(
   hyperfine time rhash fakeroot genimage pigz
   # NFS root served by boot --nfs and its tests: NFS-Ganesha (user-space, VFS export) and its rpcbind
   nfs-ganesha nfs-ganesha-vfs rpcbind
+  # NAND flash.scr tests: U-Boot 2025.01's sandbox, built from Debian trixie's source by the tests
+  # (QEMU 10 for the NOR ones comes from bookworm-backports, unpacked by the tests: no package here)
+  build-essential bc bison flex swig efitools libssl-dev libgnutls28-dev uuid-dev python3-dev
+  python3-setuptools python3-pyelftools patch
   # process tools the tests use (pgrep)
   procps
   # the install test renders the generated manual pages
