@@ -28,6 +28,8 @@ PACKAGES=(
   python3-setuptools python3-pyelftools patch
   # process tools the tests use (pgrep)
   procps
+  # flashsmith serve: TFTP clients for the interop tests, ip(8) and tap devices for the U-Boot netns proof
+  tftp-hpa curl iproute2
   # the install test renders the generated manual pages
   man-db
 )

@@ -20,6 +20,7 @@ public struct SocketAddress: Equatable, Hashable, Sendable, CustomStringConverti
         } else {
             guard let colon = text.lastIndex(of: ":") else { return nil }
             host = text[..<colon]
+            guard !host.contains(":") else { return nil }  // IPv6 needs its brackets: [::1]:69
             port = text[text.index(after: colon)...]
         }
         guard port.count <= 5, port.allSatisfy({ $0.isASCII && $0.isNumber }), let p = UInt16(port) else { return nil }
