@@ -115,11 +115,13 @@ public struct DeviceTree: Sendable, Equatable {
 public enum DeviceTreeError: FlashsmithError, Equatable {
     case invalid(source: String, reason: String)
     case tooDeep(source: String, path: String, limit: Int)
+    /// A blob that would outgrow what libfdt's `int` sizes address.
+    case tooLarge(source: String, size: Int, limit: Int)
     case libfdt(operation: String, code: Int32, message: String)
 
     public var category: ErrorCategory {
         switch self {
-        case .invalid, .tooDeep: return .data
+        case .invalid, .tooDeep, .tooLarge: return .data
         case .libfdt: return .data
         }
     }
@@ -128,6 +130,8 @@ public enum DeviceTreeError: FlashsmithError, Equatable {
         switch self {
         case let .invalid(source, reason): return "\(source): not a valid device tree blob: \(reason)"
         case let .tooDeep(source, path, limit): return "\(source): node \(path): nested deeper than \(limit) levels"
+        case let .tooLarge(source, size, limit):
+            return "\(source): a device tree of \(size) bytes: expected at most \(limit) (libfdt sizes are 32-bit signed; keep large images outside the tree: fit build -E)"
         case let .libfdt(op, code, message): return "libfdt \(op) failed: \(message) (\(code))"
         }
     }

@@ -18,10 +18,24 @@ public struct FDTBlob: Sendable {
             buffer = bytes  // read-only use needs no reorganising copy; writes reserve room first
             return
         }
-        var out = [UInt8](repeating: 0, count: bytes.count + extraSpace)
+        let size = try Self.checkedSize(bytes.count, plus: extraSpace, slack: 0, source: source)
+        var out = [UInt8](repeating: 0, count: size)
         let rc = bytes.withUnsafeBytes { src in out.withUnsafeMutableBytes { dst in fdt_open_into(src.baseAddress!, dst.baseAddress!, Int32(dst.count)) } }
         try DeviceTreeError.check(rc, "fdt_open_into")
         buffer = out
+    }
+
+    /// The largest blob libfdt can edit: its sizes and offsets are `int`.
+    public static let maxSize = Int(Int32.max)
+
+    /// `base + extra + slack`, if libfdt can address it; checked before anything is allocated.
+    static func checkedSize(_ base: Int, plus extra: Int, slack: Int, source: String) throws(DeviceTreeError) -> Int {
+        let (sum, o1) = base.addingReportingOverflow(extra)
+        let (size, o2) = sum.addingReportingOverflow(slack)
+        guard extra >= 0, !o1, !o2, size <= maxSize else {
+            throw .tooLarge(source: source, size: o1 || o2 ? Int.max : sum, limit: maxSize)
+        }
+        return size
     }
 
     public var totalSize: Int { buffer.withUnsafeBytes { Int(flashsmith_fdt_totalsize($0.baseAddress!)) } }
@@ -94,10 +108,11 @@ public struct FDTBlob: Sendable {
     /// Makes sure at least `bytes` are free for edits. Grows to exactly what is asked (plus 64 KiB),
     /// never by doubling: a FIT's blob is as large as its images.
     public mutating func reserve(_ bytes: Int) throws(DeviceTreeError) {
+        guard (0...Self.maxSize).contains(bytes) else { throw .tooLarge(source: source, size: bytes, limit: Self.maxSize) }
         let used = usedSize
         // libfdt's room is what `totalsize` leaves after the blocks (fdt_pack shrinks it, not the buffer).
         guard totalSize - used < bytes + 64 else { return }
-        let newSize = used + bytes + (64 << 10)
+        let newSize = try Self.checkedSize(used, plus: bytes, slack: 64 << 10, source: source)
         var out = [UInt8](repeating: 0, count: newSize)
         let rc = buffer.withUnsafeBytes { src in out.withUnsafeMutableBytes { dst in fdt_open_into(src.baseAddress!, dst.baseAddress!, Int32(dst.count)) } }
         try DeviceTreeError.check(rc, "fdt_open_into")
@@ -122,6 +137,7 @@ public struct FDTBlob: Sendable {
     /// Makes room for a `count`-byte property and lets `fill` write its value in place (data read
     /// straight from a file into the blob).
     public mutating func setProperty(_ path: String, _ name: String, count: Int, fill: (UnsafeMutableRawBufferPointer) throws -> Void) throws {
+        guard (0...Self.maxSize).contains(count) else { throw DeviceTreeError.tooLarge(source: source, size: count, limit: Self.maxSize) }
         try reserve(count + name.utf8.count + 16)
         guard let node = try offset(path) else { throw fail("setprop", -FDT_ERR_NOTFOUND, path) }
         var rc: Int32 = 0

@@ -110,3 +110,29 @@ import TestSupport
 }
 
 typealias Property = DeviceTree.Property
+
+/// libfdt's sizes are `int`: a blob that would grow past 2 GiB is an error naming the source
+/// before anything is allocated (the old code trapped converting the size to Int32, or
+/// overflowed adding to a huge count).
+@Suite struct FDTBlobSizeLimitTests {
+    @Test(arguments: [FDTBlob.maxSize, FDTBlob.maxSize + 1, 3 << 30, Int.max - 8, -1])
+    func growingPastWhatLibfdtAddressesIsRefused(size: Int) throws {
+        var blob = try FDTBlob(validating: try DeviceTreeTests.sample.encoded(), source: "big.itb", extraSpace: 64)
+        #expect {
+            try blob.setProperty("/images/kernel", "data", count: size) { _ in Issue.record("filled a property of \(size) bytes") }
+        } throws: { e in
+            guard case .tooLarge(let source, _, let limit) = e as? DeviceTreeError else { return false }
+            return source == "big.itb" && limit == Int(Int32.max) && "\(e)".contains("expected at most 2147483647")
+        }
+        #expect(throws: DeviceTreeError.self) { try blob.reserve(size) }
+        if size > 0 {  // no room asked for at all is a read-only blob
+            #expect(throws: DeviceTreeError.self) { _ = try FDTBlob(validating: try DeviceTreeTests.sample.encoded(), source: "big.itb", extraSpace: size) }
+        }
+    }
+
+    @Test func roomWithinTheLimitIsStillGiven() throws {
+        var blob = try FDTBlob(validating: try DeviceTreeTests.sample.encoded(), source: "t", extraSpace: 64)
+        try blob.setProperty("/images/kernel", "data", count: 1 << 20) { $0.initializeMemory(as: UInt8.self, repeating: 7) }
+        #expect(try DeviceTree.decode(Array(blob.bytes), source: "t").root.children[2].children[0].properties.first { $0.name == "data" }?.value.count == 1 << 20)
+    }
+}
