@@ -156,10 +156,10 @@ public enum UBootSandbox {
     }
 
     /// `u-boot -d DTB -c COMMANDS` in `cwd` (hostfs paths are relative to it); output with the
-    /// sandbox console's colour escapes removed.
+    /// sandbox console's colour escapes and carriage returns removed.
     public static func execute(_ build: Build, deviceTree: String, commands: String, cwd: String) throws -> RunResult {
         var r = try TestSupport.run(build.uboot, ["-d", deviceTree, "-c", commands], cwd: cwd)
-        r.stdout = Array(stripEscapes(r.out).utf8)
+        r.stdout = Array(stripEscapes(r.out).replacingOccurrences(of: "\r", with: "").utf8)
         return r
     }
 
