@@ -91,4 +91,40 @@ struct TFTPConfinementTests {
         #expect(client.receive(timeout: 0.3) == nil)
         #expect(String(decoding: try TestClient(server: server.address).get("inside.txt").data, as: UTF8.self) == "inside")
     }
+
+    /// A component swapped between a real folder and a symlink leading out, as fast as rename(2) goes,
+    /// while the same name is requested again and again: each answer is the inside file or an ERROR.
+    @Test("a folder swapped for a symlink leading out during requests: never a byte from outside")
+    func swapRace() throws {
+        let dir = try TempDir("flashsmith-tftp-race")
+        let served = try Self.makeTree(dir)
+        _ = try dir.write("outside/f.txt", Self.secret)
+        try FileManager.default.createDirectory(atPath: "\(served)/racy", withIntermediateDirectories: true)
+        _ = try dir.write("served/racy/f.txt", "inside")
+        try FileManager.default.createDirectory(atPath: "\(served)/spare", withIntermediateDirectories: true)
+        _ = try dir.write("served/spare/f.txt", "inside")
+        try FileManager.default.createSymbolicLink(atPath: "\(served)/out-link", withDestinationPath: dir.file("outside"))
+        let stop = Locked(false)
+        let flipper = Thread {
+            var flips = 0
+            while !stop.withLock({ $0 }) {
+                // racy: folder → symlink out → folder, each step atomic.
+                rename("\(served)/racy", "\(served)/held")
+                rename("\(served)/out-link", "\(served)/racy")
+                rename("\(served)/racy", "\(served)/out-link")
+                rename("\(served)/held", "\(served)/racy")
+                flips += 1
+            }
+        }
+        flipper.start()
+        defer { stop.withLock { $0 = true } }
+        let server = try LoopbackServer(folder: served)
+        var served_ = 0, refused = 0
+        for _ in 0..<300 {
+            let r = try TestClient(server: server.address).get("racy/f.txt")
+            #expect(!String(decoding: r.everything, as: UTF8.self).contains(Self.secret))
+            if r.error == nil { served_ += 1 } else { refused += 1 }
+        }
+        #expect(served_ + refused == 300)
+    }
 }

@@ -177,4 +177,19 @@ struct TFTPServerTests {
         let next = client.receive(timeout: 2).flatMap { try? TFTPPacket.parse($0.0) }
         #expect(next == .data(block: 2, payload: Array(content[512..<1024])))
     }
+
+    @Test("IPv6: a transfer over [::1]")
+    func ipv6() throws {
+        guard (try? UDPSocket(binding: SocketAddress("[::1]:0")!)) != nil else {
+            print("SKIP: no IPv6 loopback here")
+            return
+        }
+        let dir = try TempDir("flashsmith-tftp-v6")
+        let content = Self.pattern(5000)
+        _ = try dir.write("v6.bin", content)
+        let server = try LoopbackServer(folder: dir.path, settings: Self.fastSettings(), listen: "[::1]:0")
+        let r = try TestClient(server: server.address).get("v6.bin", options: [TFTPOption("blksize", "1024")])
+        #expect(r.data == content)
+        #expect(server.waitForReports(1).first?.client.description.hasPrefix("[::1]:") == true)
+    }
 }

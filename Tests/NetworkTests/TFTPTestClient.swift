@@ -11,8 +11,8 @@ final class LoopbackServer: @unchecked Sendable {
     let reports = Locked<[TFTPTransferReport]>([])
     private let done = DispatchSemaphore(value: 0)
 
-    init(folder: String, settings: TFTPServerSettings = TFTPServerSettings()) throws {
-        server = try TFTPServer(folder: folder, listen: SocketAddress("127.0.0.1:0")!, settings: settings)
+    init(folder: String, settings: TFTPServerSettings = TFTPServerSettings(), listen: String = "127.0.0.1:0") throws {
+        server = try TFTPServer(folder: folder, listen: SocketAddress(listen)!, settings: settings)
         let t = Thread { [server, reports, done] in
             server.run { r in
                 reports.withLock { $0.append(r) }
@@ -77,7 +77,7 @@ struct TestClient {
 
     init(server: SocketAddress) throws {
         self.server = server
-        socket = try UDPSocket(binding: SocketAddress("127.0.0.1:0")!)
+        socket = try UDPSocket(binding: server.with(port: 0))
     }
 
     func receive(timeout: Double) -> ([UInt8], SocketAddress)? {
