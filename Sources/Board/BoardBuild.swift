@@ -73,6 +73,10 @@ public enum BoardBuild {
         if b.rootfs != nil { o.progress("root filesystem (cpio.gz)") }
         let initramfs = try BoardBootImages.initramfs(b, out: out, skeletonPaths: o.skeletonPaths)
         if let r = initramfs { bootNotes.append("rootfs.cpio.gz: \(r.entries) entries, \(try FileIO.size(of: r.path)) bytes, from \(Manifest.nameOf(b.rootfs ?? ""))") }
+        // boot: nfs: the rootfs as an NFS root, its server's config, and (for a kernel that needs it)
+        // the initramfs that mounts it, which the FIT then carries as its ramdisk (BoardNFSRoot.swift).
+        let nfs = b.boot == .nfs ? try BoardNFSRoot.write(b, out: out, destination: absolute(staging.destination), skeletonPaths: o.skeletonPaths, progress: o.progress) : nil
+        bootNotes += nfs?.notes ?? []
         let work = "\(out)/.work"
         mkdir(work, 0o755)
         // Boot images first: the env's bootcmd depends on what they hold.
@@ -83,11 +87,14 @@ public enum BoardBuild {
             switch p.content {
             case let .fit(c):
                 o.progress("FIT for \(p.name)")
-                let r = try BoardBootImages.fit(b, p, c, initramfs: initramfs?.path, work: work, image: image)
+                let r = try BoardBootImages.fit(b, p, c, initramfs: nfs == nil ? initramfs?.path : nfs?.initramfs, work: work, image: image)
                 let bytes = try FileIO.size(of: image)
                 try check(b, p, bytes: bytes)
                 bootImages[i] = (r.note, bytes)
-                if boot == nil { boot = BootPlan(index: i, isFIT: true, hasRamdisk: r.hasRamdisk, hasFDT: r.hasFDT, configuration: r.configuration) }
+                if boot == nil {
+                    boot = BootPlan(index: i, isFIT: true, hasRamdisk: r.hasRamdisk, hasFDT: r.hasFDT, configuration: r.configuration)
+                    boot?.image = BootCommands.Image(file: "\(p.name).img", bytes: bytes, load: c.spec == nil ? c.load : nil, compressed: c.gzip)
+                }
             case let .uimage(c):
                 o.progress("uImage for \(p.name)")
                 let note = try BoardBootImages.uimage(b, p, c, work: work, image: image)
@@ -95,7 +102,10 @@ public enum BoardBuild {
                 try check(b, p, bytes: bytes)
                 bootImages[i] = (note, bytes)
                 // A uImage carries no device tree: bootm gets the firmware's.
-                if boot == nil { boot = BootPlan(index: i, isFIT: false, hasRamdisk: false, hasFDT: false) }
+                if boot == nil {
+                    boot = BootPlan(index: i, isFIT: false, hasRamdisk: false, hasFDT: false)
+                    boot?.image = BootCommands.Image(file: "\(p.name).img", bytes: bytes, load: c.load, compressed: c.gzip)
+                }
             default: continue
             }
         }
@@ -121,7 +131,7 @@ public enum BoardBuild {
                 let copies = redundant ? 2 : 1
                 guard p.blocks >= copies else { throw Failure(message: "\(b.source):\(p.line): partition '\(p.name)': \(copies) env copies need \(copies) erase blocks, the partition has \(p.blocks)") }
                 var vars = try EnvText.parseEquals(try FileIO.readAll(path(b, text)), source: path(b, text))
-                let derived = derivedEnvironment(b, rootfsIndex: rootfsIndex, boot: boot)
+                let derived = try derivedEnvironment(b, rootfsIndex: rootfsIndex, boot: boot)
                 // Derived from the layout, never typed twice: the file's own values for these give way (and are named).
                 let overridden = vars.filter { v in derived.contains { $0.name == v.name } }.map { String(decoding: $0.name, as: UTF8.self) }
                 if !overridden.isEmpty { envNotes.append("\(p.name): \(overridden.joined(separator: ", ")) in \(text) replaced by the values derived from the layout") }
@@ -136,7 +146,10 @@ public enum BoardBuild {
                 var runs: [ContentRun] = []
                 var blob: [UInt8] = []
                 for c in 0..<copies {
-                    let bytes = try env.encodeCopy(flag: c == 0 ? EnvLayout.activeFlag : EnvLayout.obsoleteFlag)
+                    let bytes: [UInt8]
+                    do { bytes = try env.encodeCopy(flag: c == 0 ? EnvLayout.activeFlag : EnvLayout.obsoleteFlag) } catch {
+                        throw Failure(message: "\(b.source):\(p.line): partition '\(p.name)': \(text) with the derived variables (boot commands included): \(error)")
+                    }
                     blob += [UInt8](repeating: 0xFF, count: c * per * eb - blob.count) + bytes
                     runs.append(ContentRun(kind: .envCopy(c + 1), source: c * per * eb, count: size, firstBlock: p.offset / eb + c * per, blocks: per))
                 }
@@ -221,7 +234,7 @@ public enum BoardBuild {
             report += b.flash.kind == .nand ? "; survives \(survives) more bad block(s)\(x.runs.count > 1 ? " in each copy's range" : "")\(bad > 0 ? " (\(bad) known bad)" : "")\n" : "\n"
         }
         for n in ubiNotes + envNotes + bootNotes { report += "  \(n)\n" }
-        if let c = b.overrides.bootcmd ?? boot.map({ bootCommand(b, $0) }) { report += "  boots: \(c)\(b.overrides.bootcmd == nil ? "" : " (override: bootcmd)")\n" }
+        report += try bootReport(b, boot: boot)
         try AtomicFile.write(Array(report.utf8), to: "\(out)/report.txt")
         AtomicFolder.removeTree(work)
         try staging.commit()
@@ -265,6 +278,8 @@ public enum BoardBuild {
         var hasFDT: Bool
         /// The FIT configuration bootm names (the FIT's default).
         var configuration = "conf-1"
+        /// The image file the build writes (what netboot fetches); nil for a `kernel` partition without content.
+        var image: BootCommands.Image?
     }
 
     /// The address a partition is mapped at (NOR with a base), else nil.
@@ -275,24 +290,21 @@ public enum BoardBuild {
     /// as on QEMU): bootm's third argument.
     static func bootCommand(_ b: BoardLayout, _ k: BootPlan) -> String {
         let p = b.partitions[k.index]
-        var prefix = ""
-        var at = "${loadaddr}"
-        if let a = mapped(b, p) {
-            at = hex(a)
-        } else {
-            prefix = "\(b.flash.kind == .nand ? "nand" : "mtd") read ${loadaddr} \(p.name) && "
-        }
-        if k.isFIT {
-            let image = "\(at)#\(k.configuration)"
-            return prefix + (k.hasFDT ? "bootm \(image)" : "bootm \(image) \(k.hasRamdisk ? image : "-") ${fdtcontroladdr}")
-        }
-        return prefix + (k.hasFDT ? "bootm \(at)" : "bootm \(at) - ${fdtcontroladdr}")
+        if let a = mapped(b, p) { return BootCommands.bootm(k, at: hex(a)) }
+        return "\(b.flash.kind == .nand ? "nand" : "mtd") read ${loadaddr} \(p.name) && " + BootCommands.bootm(k, at: "${loadaddr}")
     }
 
-    /// mtdids, mtdparts, bootargs (console, the board's own, ubi.mtd, root=ubi0:VOLUME) and bootcmd
-    /// (the boot partition's image: bootm from NOR, nand read then bootm from NAND).
-    static func derivedEnvironment(_ b: BoardLayout, rootfsIndex: Int?, boot: BootPlan?) -> [EnvVariable] {
-        var vars: [EnvVariable] = [EnvVariable("mtdids", "\(b.flash.ubootDevice)=\(b.flash.mtdID)"), EnvVariable("mtdparts", b.mtdparts)]
+    /// The boot commands (BoardBootCommands.swift); a board whose `boot:` it has no command for is refused.
+    static func bootCommands(_ b: BoardLayout, boot: BootPlan?) throws -> BootCommands {
+        let c = BootCommands.derive(b, plan: boot, image: boot?.image, nfsArguments: b.overrides.bootargs ?? kernelArguments(b, rootfsIndex: nil).joined(separator: " "))
+        if b.boot != .flash && c.command(for: b.boot) == nil {
+            throw Failure(message: "\(b.source): boot: \(b.boot.rawValue) needs an image to fetch over TFTP: a partition with content fit: or uimage: (the build writes it into the output folder)")
+        }
+        return c
+    }
+
+    /// console=, the board's own bootargs:, the UBI root (ubi.mtd, root=ubi0:VOLUME) and mtdparts=.
+    static func kernelArguments(_ b: BoardLayout, rootfsIndex: Int?) -> [String] {
         var args: [String] = []
         if let c = b.console { args.append("console=\(c)") }
         if let e = b.extraBootargs { args.append(e) }
@@ -303,20 +315,47 @@ public enum BoardBuild {
         // The kernel needs the partitions where it mounts one (UBI), and on NAND; a NOR board that
         // boots a FIT with its initramfs needs none.
         if b.flash.kind == .nand || rootfsIndex != nil { args.append(b.bootargsMtdparts) }
-        vars.append(EnvVariable("bootargs", b.overrides.bootargs ?? args.joined(separator: " ")))
-        if let c = b.overrides.bootcmd ?? boot.map({ bootCommand(b, $0) }) { vars.append(EnvVariable("bootcmd", c)) }
+        return args
+    }
+
+    /// mtdids, mtdparts, bootargs (console, the board's own, ubi.mtd, root=ubi0:VOLUME), the network
+    /// addresses, flashboot/netboot/nfsboot and bootcmd (`run` the one `boot:` chooses).
+    static func derivedEnvironment(_ b: BoardLayout, rootfsIndex: Int?, boot: BootPlan?) throws -> [EnvVariable] {
+        var vars: [EnvVariable] = [EnvVariable("mtdids", "\(b.flash.ubootDevice)=\(b.flash.mtdID)"), EnvVariable("mtdparts", b.mtdparts)]
+        vars.append(EnvVariable("bootargs", b.overrides.bootargs ?? kernelArguments(b, rootfsIndex: rootfsIndex).joined(separator: " ")))
+        let commands = try bootCommands(b, boot: boot)
+        vars += commands.variables
+        if let c = b.overrides.bootcmd ?? commands.command(for: b.boot).map({ "run \($0)" }) { vars.append(EnvVariable("bootcmd", c)) }
         if let m = b.overrides.mtdparts { vars[1] = EnvVariable("mtdparts", m) }
         return vars
     }
 
+    /// The report's boot lines: what bootcmd runs, each command, the network.
+    static func bootReport(_ b: BoardLayout, boot: BootPlan?) throws -> String {
+        let c = try bootCommands(b, boot: boot)
+        var s = ""
+        if let o = b.overrides.bootcmd {
+            s += "  boots: \(o) (override: bootcmd)\n"
+        } else if let name = c.command(for: b.boot) {
+            s += "  boots: run \(name) (boot: \(b.boot.rawValue))\n"
+        }
+        for (name, v) in [("flashboot", c.flashboot), ("netboot", c.netboot), ("nfsboot", c.nfsboot)] {
+            if let v { s += "  \(name): \(v)\n" }
+        }
+        if c.netboot != nil { s += "  network: \(b.network.summary)\n" }
+        return s
+    }
+
     /// The QEMU command line for `flashsmith boot` (one argument per line in OUTDIR/qemu.args; file
-    /// names relative to OUTDIR): the chip image as a pflash bank, serial on the terminal.
+    /// names relative to OUTDIR): the chip image as a pflash bank, serial on the terminal, no NIC
+    /// unless the board boots over the network.
     static func qemuArguments(_ b: BoardLayout, _ q: BoardLayout.QEMUMachine) -> [String] {
         var a = [q.system, "-M", q.machine]
         if let c = q.cpu { a += ["-cpu", c] }
         a += ["-m", String(q.memoryMiB)]
         if let f = q.firmware { a += ["-bios", f] }
-        a += ["-nographic", "-no-reboot", "-nic", "none"]
+        // A board that boots over the network gets QEMU's user network, its TFTP serving OUTDIR.
+        a += ["-nographic", "-no-reboot"] + (b.boot.usesNetwork ? BoardBoot.userNetwork(tftp: ".") : BoardBoot.noNetwork)
         if let bank = q.pflashBank { a += ["-drive", "if=pflash,format=raw,index=\(bank),file=\(b.name).img"] }
         return a
     }

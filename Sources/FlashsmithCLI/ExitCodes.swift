@@ -13,6 +13,7 @@ import Glibc
 /// | unavailable  | 69   | EX_UNAVAILABLE: no MTD subsystem, tool missing |
 /// | cannotCreate | 73   | EX_CANTCREAT: an output cannot be written      |
 /// | io           | 74   | EX_IOERR: a read or write failed part-way      |
+/// | timeout      | 124  | as timeout(1): what was awaited did not come   |
 /// Anything else is 70 (EX_SOFTWARE). `env diff` exits 1 when the environments differ, like diff(1).
 public enum ExitCodes {
     public static let differences: Int32 = 1
@@ -25,6 +26,7 @@ public enum ExitCodes {
         case .unavailable: return 69
         case .cannotCreate: return 73
         case .io: return 74
+        case .timeout: return 124
         }
     }
 

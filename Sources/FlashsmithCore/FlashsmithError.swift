@@ -13,6 +13,8 @@ public enum ErrorCategory: Sendable, Equatable {
     case io
     /// A program or facility the command needs is not there (no MTD subsystem, a peer tool missing).
     case unavailable
+    /// Something awaited did not happen in time (`boot --timeout`: the text never appeared).
+    case timeout
 }
 
 /// Every error Flashsmith's libraries throw conforms to this: a one-line, lower-case message that

@@ -59,7 +59,7 @@ extension E2E {
             let b = try build(root, to: out, board: board)
             let compression = gzip ? "Compression:  gzip compressed" : "Compression:  uncompressed"
             let bootcmd = "bootm 0x4040000#conf-1 0x4040000#conf-1 ${fdtcontroladdr}"
-            #expect(b.out.contains("boots: \(bootcmd)"), "report: \(b.out)")
+            #expect(b.out.contains("boots: run flashboot (boot: flash)\n  flashboot: \(bootcmd)\n"), "report: \(b.out)")
 
             // The FIT, as mkimage reads it: the kernel at its load address and the rootfs as ramdisk.
             let l = try run("mkimage", ["-l", "\(out)/fit.img"])
@@ -88,7 +88,7 @@ extension E2E {
             let config = try dir.write("fw_env.config", "\(out)/qemu-arm64.img 0x0 0x40000 0x40000\n")
             let env = try run("fw_printenv", ["-c", config])
             #expect(env.status == 0, "fw_printenv: \(env.err)")
-            #expect(env.out.contains("bootcmd=\(bootcmd)\n"), "\(env.out)")
+            #expect(env.out.contains("flashboot=\(bootcmd)\n") && env.out.contains("bootcmd=run flashboot\n"), "\(env.out)")
             #expect(env.out.contains("bootargs=console=ttyAMA0 panic=-1\n"), "\(env.out)")
             #expect(env.out.contains("mtdparts=mtdparts=4000000.flash:256k(env),-(fit)\n"), "\(env.out)")
             #expect(env.out.contains("flashsmith_board=qemu-arm64\n"), "\(env.out)")

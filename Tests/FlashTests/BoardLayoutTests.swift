@@ -168,12 +168,15 @@ import YAML
         try #require(r.status == 0, "\(r.err)")
         #expect(r.out.contains("kernel: uImage: kernel vmlinuz-6.1.0-test-arm64 (arm64, load 0x40080000)"), "\(r.out)")
         let env = try String(contentsOfFile: dir.file("out/uboot-env.txt"), encoding: .utf8)
-        #expect(env.contains("bootcmd=nand read ${loadaddr} kernel && bootm ${loadaddr} - ${fdtcontroladdr}\n"), "\(env)")
+        #expect(env.contains("flashboot=nand read ${loadaddr} kernel && bootm ${loadaddr} - ${fdtcontroladdr}\n"), "\(env)")
+        #expect(env.contains("bootcmd=run flashboot\n"), "\(env)")
+        // netboot fetches the uImage to where flashboot reads it (a NAND board: ${loadaddr}), by DHCP (no network:).
+        #expect(env.contains("netboot=setenv autoload no; dhcp && tftpboot ${loadaddr} kernel.img && bootm ${loadaddr} - ${fdtcontroladdr}\n"), "\(env)")
         // inspect finds the pieces in the chip's main area, on their erase-block boundaries.
         let i = try flashsmith("inspect", dir.file("out/k.img"), "--json")
         let found = (try JSONSerialization.jsonObject(with: Data(i.stdout)) as? [String: Any])?["found"] as? [[String: Any]] ?? []
         #expect(found.map { "\($0["offset"] ?? "") \($0["detail"] ?? "")" } == [
-            "0 U-Boot environment (single copy), 0x20000 bytes, 5 variables",
+            "0 U-Boot environment (single copy), 0x20000 bytes, 8 variables",
             "131072 uImage 'k vmlinuz-6.1.0-test-arm64': AArch64 Linux Kernel Image (uncompressed), 200000 bytes of data",
         ], "\(i.out)\(i.err)")
         let random = try dir.write("random.bin", (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: (UInt64($0) &* 0x9E37_79B9_7F4A_7C15) >> 56) })
@@ -207,7 +210,7 @@ import YAML
         let r = try flashsmith("build", board, "-o", dir.file("out"))
         try #require(r.status == 0, "\(r.err)")
         #expect(r.out.contains("n: 4 MiB NOR at 0x8000000, 64 KiB sectors (64)"), "\(r.out)")
-        #expect(r.out.contains("boots: bootm 0x8010000#conf-1\n"), "a FIT with a DTB boots with it: \(r.out)")
+        #expect(r.out.contains("flashboot: bootm 0x8010000#conf-1\n"), "a FIT with a DTB boots with it: \(r.out)")
         #expect(!FileManager.default.fileExists(atPath: dir.file("out/n.oob.img")), "NOR has no OOB image")
         #expect(try String(contentsOfFile: dir.file("out/fw_env.config"), encoding: .utf8).contains("/dev/mtd0\t0x0\t0x10000\t0x10000\n"))
         let cmd = try String(contentsOfFile: dir.file("out/flash.cmd"), encoding: .utf8)
@@ -249,7 +252,7 @@ import YAML
         let r = try flashsmith("build", board, "-o", dir.file("out"))
         try #require(r.status == 0, "\(r.err)")
         #expect(r.out.contains("boot: FIT from boot.yaml (configuration only)"), "\(r.out)")
-        #expect(r.out.contains("boots: bootm 0x8010000#only - ${fdtcontroladdr}\n"), "the FIT's own default configuration: \(r.out)")
+        #expect(r.out.contains("flashboot: bootm 0x8010000#only - ${fdtcontroladdr}\n"), "the FIT's own default configuration: \(r.out)")
         guard let mkimage = which("mkimage") else { return }
         let l = try run(mkimage, ["-l", dir.file("out/boot.img")]).out
         #expect(l.contains("Image 0 (linux)") && l.contains("Default Configuration: 'only'") && l.contains("Hash algo:    sha1"), "\(l)")
