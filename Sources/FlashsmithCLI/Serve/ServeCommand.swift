@@ -65,13 +65,13 @@ struct ServeCommand: ParsableCommand {
     static func json(_ r: TFTPTransferReport) -> JSON {
         .object([
             ("client", .string(r.client.description)), ("file", .string(r.file)), ("ok", .bool(r.succeeded)), ("bytes", .int(r.bytes)),
-            ("milliseconds", .int(Int((r.seconds * 1000).rounded()))), ("bytesPerSecond", .int(Int(r.bytesPerSecond.rounded()))),
+            ("milliseconds", .int(Int(min(r.seconds * 1000, 1e15).rounded()))), ("bytesPerSecond", .int(Int(min(r.bytesPerSecond, 1e15).rounded()))),
             ("blksize", .int(r.blockSize)), ("windowsize", .int(r.windowSize)), ("error", r.error.map(JSON.string) ?? .null),
         ])
     }
 
     static func fixed(_ v: Double, _ digits: Int) -> String {
-        guard v.isFinite else { return "0" }
+        guard v.isFinite, v >= 0, v < 1e12 else { return v.isFinite && v >= 1e12 ? String(Int(min(v, 1e15))) : "0" }
         var scale = 1.0
         for _ in 0..<digits { scale *= 10 }
         let n = Int((v * scale).rounded())
