@@ -3,7 +3,8 @@ import Testing
 import TestSupport
 
 extension E2E {
-    /// A NAND board's `flash.scr` (layouts/nandsim: a redundant env and a UBI rootfs) run by a real
+    /// A NAND board's `flash.scr` (layouts/nandsim: a redundant env, a UBI rootfs written with
+    /// `write.trimffs`, and here a 1,000,001-byte kernel partition written with plain `nand write`) run by a real
     /// U-Boot: the sandbox build of U-Boot 2025.01 (``UBootSandbox``) with an emulated raw-NAND chip of
     /// the board's geometry (ST 0x20/0xf1: 128 MiB, 2 KiB pages, 64-byte OOB, 128 KiB blocks) and
     /// U-Boot's software Hamming ECC (`nand-ecc-mode = "soft"`: 3 bytes per 256, OOB bytes 40–63),
@@ -23,8 +24,10 @@ extension E2E {
         static var rawPage: Int { pageSize + oobSize }
         static var pagesPerBlock: Int { blockSize / pageSize }
         static let chip = UBootSandbox.Chip(id: [0x20, 0xF1, 0x00, 0x15], pageSize: pageSize, oobSize: oobSize, eraseBlockSize: blockSize, pages: chipSize / pageSize, eccMode: "soft")
-        /// Partitions with content and their first block: env (2 blocks from 0x100000), rootfs (from 0x940000).
-        static let envBlock = 0x10_0000 / blockSize, rootfsBlock = 0x94_0000 / blockSize
+        /// Partitions with content and their first block: env (2 blocks from 0x100000), kernel (from
+        /// 0x140000, written by the tests' copy of the board), rootfs (from 0x940000).
+        static let envBlock = 0x10_0000 / blockSize, kernelBlock = 0x14_0000 / blockSize, rootfsBlock = 0x94_0000 / blockSize
+        static let kernelBytes = 1_000_001
         /// A block inside the UBI image's blocks.
         static let badBlock = rootfsBlock + 6
 
@@ -42,17 +45,27 @@ extension E2E {
             return (b, dtb)
         }
 
-        /// layouts/nandsim built into `dir/out`, with `bad-blocks:` when given (a copy of the board).
+        /// layouts/nandsim built into `dir/out` from a copy of the board whose kernel partition gets
+        /// ``kernelBytes`` bytes of `file:` content (not a whole number of pages: `nand write` then
+        /// verifies its last page as a sub-page), with `bad-blocks:` when given.
         func build(_ dir: TempDir, badBlocks: [Int] = []) throws -> String {
-            var board = "\(DefaultBoardTests.repo)/layouts/nandsim"
+            let board = dir.file("board")
+            try FileManager.default.copyItem(atPath: "\(DefaultBoardTests.repo)/layouts/nandsim", toPath: board)
+            var yaml = try String(contentsOfFile: "\(board)/board.yaml", encoding: .utf8)
+            try #require(yaml.contains("  - name: kernel\n    size: 8MiB\n"))
+            yaml = yaml.replacingOccurrences(of: "  - name: kernel\n    size: 8MiB\n", with: "  - name: kernel\n    size: 8MiB\n    content: {file: kernel.bin}\n")
+            var seed: UInt32 = 0x2545_F491
+            let kernel = (0..<Self.kernelBytes).map { _ -> UInt8 in
+                seed = seed &* 1_664_525 &+ 1_013_904_223
+                return UInt8(truncatingIfNeeded: seed >> 24)
+            }
+            try Data(kernel).write(to: URL(fileURLWithPath: "\(board)/kernel.bin"))
             if !badBlocks.isEmpty {
-                board = dir.file("board")
-                try FileManager.default.copyItem(atPath: "\(DefaultBoardTests.repo)/layouts/nandsim", toPath: board)
-                let yaml = try String(contentsOfFile: "\(board)/board.yaml", encoding: .utf8)
                 try #require(yaml.contains("  id-bytes: "))
                 let list = badBlocks.map(String.init).joined(separator: ", ")
-                try yaml.replacingOccurrences(of: "  id-bytes: ", with: "  bad-blocks: [\(list)]\n  id-bytes: ").write(toFile: "\(board)/board.yaml", atomically: true, encoding: .utf8)
+                yaml = yaml.replacingOccurrences(of: "  id-bytes: ", with: "  bad-blocks: [\(list)]\n  id-bytes: ")
             }
+            try yaml.write(toFile: "\(board)/board.yaml", atomically: true, encoding: .utf8)
             let out = dir.file("out")
             let r = try flashsmith("build", board, "-o", out)
             try #require(r.status == 0, "flashsmith build nandsim: \(r.err)")
@@ -63,7 +76,7 @@ extension E2E {
         func hostfsScript(_ out: String) throws -> String {
             let text = try String(contentsOfFile: "\(out)/flash.cmd", encoding: .utf8)
             let fetch = "tftpboot ${loadaddr} "
-            #expect(text.components(separatedBy: fetch).count - 1 == 2, "flash.cmd fetches env.img and rootfs.img:\n\(text)")
+            #expect(text.components(separatedBy: fetch).count - 1 == 3, "flash.cmd fetches env.img, kernel.img and rootfs.img:\n\(text)")
             try text.replacingOccurrences(of: fetch, with: "load hostfs - ${loadaddr} ").write(toFile: "\(out)/flash-hostfs.cmd", atomically: true, encoding: .utf8)
             let m = try run("mkimage", ["-A", "sandbox", "-O", "linux", "-T", "script", "-C", "none", "-n", "flash hostfs", "-d", "\(out)/flash-hostfs.cmd", "\(out)/flash-hostfs.scr"])
             try #require(m.status == 0, "mkimage: \(m.err)")
@@ -119,6 +132,7 @@ extension E2E {
             print(String(format: "E2E timing: NAND flash.scr in the sandbox%@ (script + raw dump of 132 MiB) %.2f s", withBadBlock ? " with a bad block" : "", seconds))
             #expect(log.contains("flashsmith: nandsim flashed"), "\(log.suffix(3000))")
             #expect(log.contains("NAND write: device 0 offset 0x940000, size 0x340000"), "\(log.suffix(3000))")
+            #expect(log.contains("NAND write: device 0 offset 0x140000, size 0xf4241\n \(Self.kernelBytes) bytes written: OK"), "\(log.suffix(3000))")
             let expected = try readBytes("\(out)/\(Self.board).oob.img")
             try #require(raw.count == expected.count, "dump \(raw.count) bytes, build's \(expected.count)")
             let diff = differingPages(raw, expected, blocks: allBlocks)
@@ -133,11 +147,12 @@ extension E2E {
         /// (what goes wrong, files removed from the folder, blocks marked bad, where the script stops)
         static let failures: [(String, String?, [Int], String)] = [
             ("rootfs.img missing", "rootfs.img", [], "rootfs"),
+            ("kernel.img missing", "kernel.img", [], "kernel"),
             ("env.img missing", "env.img", [], "env"),
             ("both env blocks bad", nil, [envBlock, envBlock + 1], "env"),
         ]
 
-        @Test("a failure stops the script at its partition, named; the partitions before it written, the rest erased", arguments: 0..<3)
+        @Test("a failure stops the script at its partition, named; the partitions before it written, the rest erased", arguments: 0..<4)
         func failureStops(_ index: Int) throws {
             guard available() else { return }
             let (what, missing, bad, failsAt) = Self.failures[index]
@@ -149,12 +164,15 @@ extension E2E {
             let (log, raw, seconds) = try flash(sb, folder: out, script: script, markBad: bad)
             print(String(format: "E2E timing: NAND flash.scr in the sandbox, %@: %.2f s", what, seconds))
             #expect(log.contains("flashsmith: flashing nandsim FAILED at \(failsAt)\n"), "\(what): \(log.suffix(3000))")
-            #expect(!(failsAt == "env" && log.contains("flashing rootfs (")), "\(what): rootfs attempted after env failed:\n\(log.suffix(3000))")
+            let order = ["env", "kernel", "rootfs"]
+            for later in order[(order.firstIndex(of: failsAt)! + 1)...] {
+                #expect(!log.contains("flashing \(later) ("), "\(what): \(later) attempted after \(failsAt) failed:\n\(log.suffix(3000))")
+            }
 
             let expected = try readBytes("\(out)/\(Self.board).oob.img")
             let erased = [UInt8](repeating: 0xFF, count: raw.count)
             // Before the failure as build has it; from the failing partition on, as erased (bad blocks aside).
-            let cut = failsAt == "env" ? Self.envBlock : Self.rootfsBlock
+            let cut = ["env": Self.envBlock, "kernel": Self.kernelBlock, "rootfs": Self.rootfsBlock][failsAt]!
             let before = differingPages(raw, expected, blocks: 0..<cut)
             #expect(before.isEmpty, "\(what): pages before \(failsAt) differ from build's image: \(before.prefix(8))")
             let after = differingPages(raw, erased, blocks: cut..<allBlocks.upperBound).filter { !bad.contains($0 / Self.pagesPerBlock) }
