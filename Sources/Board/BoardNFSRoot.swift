@@ -7,7 +7,7 @@ import Glibc
 
 /// What `flashsmith build` writes for a board with `boot: nfs`:
 /// ```
-/// OUT/nfsroot/                 the board's rootfs as a folder to export (owners, modes, device
+/// OUT/nfsroot/                 the board's rootfs (rootfs:, else its UBIFS volume's spec) as a folder to export (owners, modes, device
 ///                              nodes as root; OUT/nfsroot.mtree records them whoever builds)
 /// OUT/nfsroot.exports          the /etc/exports line for a kernel NFS server
 /// OUT/ganesha.conf             a ready NFS-Ganesha config exporting it as /nfsroot (v3 and v4)
@@ -29,7 +29,9 @@ enum BoardNFSRoot {
 
     /// Writes the outputs above into `out` (the staging folder of `destination`).
     static func write(_ b: BoardLayout, out: String, destination: String, skeletonPaths: [String], progress: (String) -> Void) throws -> Written {
-        guard let spec = b.rootfs else { throw Failure(message: "\(b.source): boot: nfs needs the board's root filesystem (rootfs: a rootfs spec) to export") }
+        guard let spec = rootfsSpec(b) else {
+            throw Failure(message: "\(b.source): boot: nfs needs the board's root filesystem to export (rootfs: a rootfs spec, or a UBI volume with ubifs:)")
+        }
         progress("NFS root (folder)")
         let m = try BoardBootImages.rootfsManifest(b, spec: spec, skeletonPaths: skeletonPaths)
         // No marker of its own: the output folder's marker covers it, and the export shows exactly the manifest.
@@ -60,6 +62,16 @@ enum BoardNFSRoot {
             notes.append("nfsroot: no config-* beside \(Manifest.nameOf(kernelPath)): an initramfs mounts the root (it also works for a kernel that could)")
         }
         return Written(initramfs: try initramfs(b, kernel: kernelPath, out: out, notes: &notes, progress: progress), notes: notes)
+    }
+
+    /// The board's root filesystem spec: `rootfs:`, else its first UBIFS volume's (a NAND board).
+    static func rootfsSpec(_ b: BoardLayout) -> String? {
+        if let r = b.rootfs { return r }
+        for p in b.partitions {
+            guard case let .ubi(volumes) = p.content else { continue }
+            for v in volumes { if case let .ubifs(spec) = v.source { return BoardBuild.path(b, spec) } }
+        }
+        return nil
     }
 
     /// `boot/config-RELEASE` beside `boot/vmlinuz-RELEASE` (or `Image-RELEASE`), when there is one.
