@@ -181,6 +181,8 @@ public enum BoardBoot {
     /// after which the run lasts until QEMU exits (end the input with poweroff) or the timeout. With
     /// `sendAfter`, `until` counts only after it.
     public static func run(outputFolder: String, options o: Options, echo: ([UInt8]) throws -> Void) throws -> Result {
+        // Said before anything is read or copied: what serving the NFS root needs and this host lacks.
+        if o.nfs, let m = NFSServer.missing() { throw Failure(message: "boot --nfs: \(m)", category: .unavailable) }
         if o.nfs && (o.net || o.persist) {
             throw Failure(message: "boot: --nfs boots a copy of the chip through nfsboot: give it without \(o.net ? "--net" : "--persist")", category: .usage)
         }

@@ -200,7 +200,7 @@ enum BoardBootImages {
         var blob = try FITSpec.blob(try FITSpec.parse(y, path: specPath), source: specPath)
         try FIT.fill(&blob, options: options)
         try FIT.write(&blob, options: options, output: image)
-        let parts = ["kernel \(Manifest.nameOf(k.path)) (\(k.arch)\(c.gzip ? ", gzip" : ""), load \(hex(c.load)))"] + fdts.map { $0 } + (withRamdisk ? ["ramdisk rootfs.cpio.gz"] : [])
+        let parts = ["kernel \(Manifest.nameOf(k.path)) (\(k.arch)\(c.gzip ? ", gzip" : ""), load \(hex(c.load)))"] + fdts.map { $0 } + (withRamdisk ? ["ramdisk \(Manifest.nameOf(initramfs ?? ""))"] : [])
         return ("FIT: " + parts.joined(separator: ", ") + ", " + c.hashes.joined(separator: "+"), withRamdisk, !fdts.isEmpty, "conf-1")
     }
 
