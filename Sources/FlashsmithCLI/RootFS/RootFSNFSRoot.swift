@@ -43,8 +43,8 @@ extension RootFSCommand {
         @Option(name: .long, help: "Gateway for a static address (default: none).")
         var gateway: String = ""
 
-        @Option(name: .long, help: "The board's host name.")
-        var hostname: String = "flashsmith"
+        @Option(name: .long, help: "The board's host name (ip=, the U-Boot env); given, it is also written to the tree's /etc/hostname (default for ip=: flashsmith).")
+        var hostname: String?
 
         @Option(name: .long, help: "The board's network interface (default: the kernel picks).")
         var interface: String = ""
@@ -59,7 +59,51 @@ extension RootFSCommand {
             for (name, v) in [("--server", server)] + (client == "dhcp" ? [] : [("--client", client)]) where !Self.isIPv4(v) {
                 throw ValidationError("\(name): expected an IPv4 address, found '\(v)'")
             }
+            if let hostname, let problem = Self.hostnameProblem(hostname) { throw ValidationError("--hostname '\(hostname)': \(problem)") }
         }
+
+        /// Why `name` cannot be a host name (RFC 1123: dot-separated labels of letters, digits and
+        /// inner hyphens, 63 characters each, 253 in all; it also goes into ip=, where ':' separates fields), else nil.
+        static func hostnameProblem(_ name: String) -> String? {
+            guard !name.isEmpty, name.utf8.count <= 253 else { return "expected 1 to 253 characters, found \(name.utf8.count)" }
+            for label in name.split(separator: ".", omittingEmptySubsequences: false) {
+                guard (1...63).contains(label.utf8.count) else { return "expected labels of 1 to 63 characters between the dots, found '\(label)'" }
+                if let bad = label.first(where: { !($0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-")) }) {
+                    return "expected letters, digits and '-', found '\(bad)'"
+                }
+                if label.hasPrefix("-") || label.hasSuffix("-") { return "a label cannot start or end with '-' ('\(label)')" }
+            }
+            return nil
+        }
+
+        /// The export of a DHCP client goes to every host (`*`) with no_root_squash: one line saying
+        /// so, with the server's subnet to put instead.
+        func exportWarning() -> String? {
+            guard client == "dhcp" else { return nil }
+            let mask = IPv4Mask(netmask)
+            let subnet = mask.flatMap { m in Self.ipValue(server).map { (Self.ipText($0 & m.value), m.prefix) } }
+            let suggestion = subnet.map { "\($0.0)/\($0.1)" } ?? "your LAN's subnet"
+            return "the exports line gives \(output) to every host (*) with no_root_squash (anyone who reaches the server can write it as root): put the board's subnet instead of *, e.g. \(suggestion)"
+        }
+
+        struct IPv4Mask {
+            var value: UInt32
+            var prefix: Int
+            init?(_ text: String) {
+                guard let v = NFSRoot.ipValue(text) else { return nil }
+                let ones = (~v).leadingZeroBitCount
+                guard ones == 32 || v << UInt32(ones) == 0 else { return nil }
+                value = v
+                prefix = ones
+            }
+        }
+
+        static func ipValue(_ s: String) -> UInt32? {
+            guard isIPv4(s) else { return nil }
+            return s.split(separator: ".").reduce(UInt32(0)) { $0 << 8 | UInt32(UInt8($1) ?? 0) }
+        }
+
+        static func ipText(_ v: UInt32) -> String { [24, 16, 8, 0].map { String((v >> UInt32($0)) & 0xFF) }.joined(separator: ".") }
 
         static func isIPv4(_ s: String) -> Bool {
             let p = s.split(separator: ".", omittingEmptySubsequences: false)
@@ -67,7 +111,14 @@ extension RootFSCommand {
         }
 
         func run() throws {
-            let manifest = try layers.spec(file: spec).build()
+            var manifest = try layers.spec(file: spec).build()
+            if let hostname {
+                var e = Manifest.Entry(path: "/etc/hostname", kind: .file, mode: 0o644, source: "--hostname")
+                e.content = .bytes(Array((hostname + "\n").utf8))
+                e.mtime = manifest.sourceDateEpoch
+                try manifest.add(e, replace: true)
+            }
+            let hostname = hostname ?? "flashsmith"
             var dir = output
             if !dir.hasPrefix("/") {
                 var buf = [CChar](repeating: 0, count: 4096)
@@ -91,6 +142,7 @@ extension RootFSCommand {
                     ("ubootEnv", .object(env.map { ($0.0, .string($0.1)) })),
                 ]
             )
+            if let w = exportWarning() { printError("flashsmith: warning: \(w)") }
             if !json.json {
                 try FlashsmithCLI.output(
                     """
