@@ -173,10 +173,9 @@ extension E2E {
             "$@"
             """#
 
-        @Test("amd64 (nandsim family, no U-Boot): QEMU boots the kernel with the board's NFS-root initramfs and nfsboot arguments (DHCP) to the NFS root")
-        func amd64Nandsim() throws {
-            guard available("qemu-system-x86_64") else { return }
-            let dir = try TempDir("flashsmith-e2e-nfsroot-amd64")
+        /// The nandsim board with the cached amd64 kernel, `boot: nfs` and a DHCP client, built; its
+        /// kernel and the arguments its nfsboot would pass (`${serverip}` as QEMU's user network has it).
+        func amd64Build(_ dir: TempDir) throws -> (out: String, kernel: DebianArtifacts.Kernel, append: String) {
             let kernel = try DebianArtifacts.amd64Kernel()
             let root = try sysroot(dir, kernel: kernel, busybox: "/bin/busybox")
             let board = try board(dir, "nandsim") { yaml in
@@ -188,22 +187,45 @@ extension E2E {
             let b = try flashsmith("build", board, "-o", out)
             try #require(b.status == 0, "flashsmith build (nandsim, boot: nfs): \(b.err)")
             #expect(b.out.contains("nfsroot-initramfs.cpio.gz:") && b.out.contains("of \(kernel.release)"), "\(b.out)")
-            // The board's own nfsboot arguments, ${serverip} as QEMU's user network has it.
             let env = try String(contentsOfFile: "\(out)/uboot-env.txt", encoding: .utf8)
             let nfsboot = try #require(env.split(separator: "\n").first { $0.hasPrefix("nfsboot=") }.map(String.init), "\(env)")
             let args = try #require(nfsboot.components(separatedBy: "setenv bootargs ").dropFirst().first?.components(separatedBy: " && ").first, "\(nfsboot)")
             #expect(args.contains("ip=dhcp"), "\(args)")
-            let append = args.replacingOccurrences(of: "${serverip}", with: "10.0.2.2")
+            return (out, kernel, args.replacingOccurrences(of: "${serverip}", with: "10.0.2.2"))
+        }
+
+        static func qemuAMD64(kernel: String, initramfs: String, append: String) throws -> [String] {
+            [try #require(which("qemu-system-x86_64")), "-m", "512", "-accel", "tcg", "-nographic", "-no-reboot", "-kernel", kernel, "-initrd", initramfs,
+             "-append", append, "-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0,romfile="]
+        }
+
+        @Test("amd64, no NFS server: the initramfs says in one line what failed and powers off (QEMU exits by itself)")
+        func amd64FailurePowersOff() throws {
+            guard toolsAvailable("qemu-system-x86_64", "apt-get", "dpkg"), filesAvailable(flashsmithPath) else { return }
+            let dir = try TempDir("flashsmith-e2e-nfsroot-fail")
+            let (out, kernel, append) = try amd64Build(dir)
+            let argv = try Self.qemuAMD64(kernel: kernel.vmlinuz, initramfs: "\(out)/nfsroot-initramfs.cpio.gz", append: append)
+            let q = try QEMU.run(argv[0], Array(argv.dropFirst()), log: dir.file("qemu.log"), timeout: .seconds(240), markers: ["flashsmith-nfsroot: "])
+            let lines = q.lines.filter { $0.contains("flashsmith-nfsroot: ") }
+            #expect(lines.count == 1 && lines.first?.contains("flashsmith-nfsroot: cannot mount 10.0.2.2:/nfsroot (nfs rw,nolock,v3,tcp,mountproto=tcp)") == true
+                && lines.first?.hasSuffix("; powering off") == true, "\(lines): \(q.summary)\n\(q.tail(30))")
+            #expect(q.exitStatus == 0 && !q.timedOut, "QEMU should exit by itself after the failure: \(q.summary)\n\(q.tail(30))")
+            print("E2E timing: NFS-root failure (amd64, no server) to power-off \(q.summary)")
+        }
+
+        @Test("amd64 (nandsim family, no U-Boot): QEMU boots the kernel with the board's NFS-root initramfs and nfsboot arguments (DHCP) to the NFS root")
+        func amd64Nandsim() throws {
+            guard available("qemu-system-x86_64") else { return }
+            let dir = try TempDir("flashsmith-e2e-nfsroot-amd64")
+            let (out, kernel, append) = try amd64Build(dir)
             let initramfs = "\(out)/nfsroot-initramfs.cpio.gz"
             let size = (try FileManager.default.attributesOfItem(atPath: initramfs)[.size] as? Int) ?? 0
             let state = dir.file("state")
             try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
-            let qemu = try #require(which("qemu-system-x86_64"))
             let session = try ConsoleSession(
                 "unshare",
-                ["--net", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc", "--", "/bin/sh", "-c", Self.serverScript, "nfs-test", state, "\(out)/ganesha.conf",
-                 qemu, "-m", "512", "-accel", "tcg", "-nographic", "-no-reboot", "-kernel", kernel.vmlinuz, "-initrd", initramfs, "-append", append,
-                 "-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0,romfile="],
+                ["--net", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc", "--", "/bin/sh", "-c", Self.serverScript, "nfs-test", state, "\(out)/ganesha.conf"]
+                    + (try Self.qemuAMD64(kernel: kernel.vmlinuz, initramfs: initramfs, append: append)),
                 log: dir.file("boot.log"))
             defer { session.stop() }
             let ctx = { "\(session.tail(60))" }
