@@ -50,6 +50,7 @@ public final class TFTPServer: @unchecked Sendable {
         folder = try ConfinedFolder(path)
         self.settings = settings
         listener = try UDPSocket(binding: listen)
+        listener.enableDestinationAddresses()
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { throw SocketError(address: listen.description, operation: "pipe", code: errno) }
         for fd in fds {
@@ -82,13 +83,13 @@ public final class TFTPServer: @unchecked Sendable {
             if rc < 0 && errno != EINTR { return }
             if fds[0].revents != 0 { return }
             let now = clock.now
-            let polled = transfers  // the ones fds[2...] belong to; requests below add more
-            if fds[1].revents != 0 { acceptRequests(&datagram, now: now, report: report) }
-            for (i, t) in polled.enumerated() where fds[i + 2].revents != 0 {
+            // Transfers first (a final ACK ends one before a new request from the same client is seen).
+            for (i, t) in transfers.enumerated() where fds[i + 2].revents != 0 {
                 while let (n, from) = datagram.withUnsafeMutableBytes({ t.socket.receive(into: $0) }) {
                     t.receive(Array(datagram[..<n]), from: from, now: now)
                 }
             }
+            if fds[1].revents != 0 { acceptRequests(&datagram, now: now, report: report) }
             for t in transfers { t.tick(now: clock.now) }
             if !reapFinished(now: clock.now, report: report) { return }
         }
@@ -120,8 +121,11 @@ public final class TFTPServer: @unchecked Sendable {
     }
 
     func acceptRequests(_ datagram: inout [UInt8], now: ContinuousClock.Instant, report: (TFTPTransferReport) -> Bool) {
-        while let (n, from) = datagram.withUnsafeMutableBytes({ listener.receive(into: $0) }) {
-            if let refused = handleRequest(Array(datagram[..<n]), from: from, now: now), !report(refused) {
+        while let (n, from, to) = datagram.withUnsafeMutableBytes({ listener.receiveWithDestination(into: $0) }) {
+            // Listening on 0.0.0.0: answer from the address the client sent to (a multi-homed host
+            // would otherwise pick a source by its routes, and a client may ignore that reply).
+            let local = listener.isWildcard ? to?.with(port: 0) ?? listener.localAddress.with(port: 0) : listener.localAddress.with(port: 0)
+            if let refused = handleRequest(Array(datagram[..<n]), from: from, local: local, now: now), !report(refused) {
                 stop()
                 return
             }
@@ -130,37 +134,37 @@ public final class TFTPServer: @unchecked Sendable {
 
     /// Starts a transfer for one datagram on the listening socket, or answers it with an ERROR (from a
     /// new socket, as RFC 1350 has errors come from a new transfer ID) and returns the refusal's report.
-    func handleRequest(_ bytes: [UInt8], from client: SocketAddress, now: ContinuousClock.Instant) -> TFTPTransferReport? {
+    func handleRequest(_ bytes: [UInt8], from client: SocketAddress, local: SocketAddress, now: ContinuousClock.Instant) -> TFTPTransferReport? {
         let packet: TFTPPacket
         do {
             packet = try TFTPPacket.parse(bytes)
         } catch {
             if bytes.count >= 2 && bytes[1] == UInt8(TFTPOpcode.error.rawValue) && bytes[0] == 0 { return nil }  // never answer an ERROR
-            return refuse(client, name: "?", .illegalOperation, error.description)
+            return refuse(client, local, name: "?", .illegalOperation, error.description)
         }
         guard case let .request(request) = packet else {
             if case .error = packet { return nil }
-            return refuse(client, name: "?", .illegalOperation, "expected a read request on the server port")
+            return refuse(client, local, name: "?", .illegalOperation, "expected a read request on the server port")
         }
         let name = request.displayName
-        if request.isWrite { return refuse(client, name: name, .accessViolation, "read-only server: write requests are refused") }
+        if request.isWrite { return refuse(client, local, name: name, .accessViolation, "read-only server: write requests are refused") }
         guard request.mode == "octet" else {
-            return refuse(client, name: name, .illegalOperation, "mode \(request.mode) not served: binary only, ask for octet (tftp -m binary)")
+            return refuse(client, local, name: name, .illegalOperation, "mode \(request.mode) not served: binary only, ask for octet (tftp -m binary)")
         }
         // A repeated request (the client resent it before our answer came): that transfer answers it.
-        if transfers.contains(where: { $0.peer == client && $0.request.filename == request.filename && $0.base == 1 }) { return nil }
-        guard transfers.count < settings.maxTransfers else { return refuse(client, name: name, .notDefined, "server busy: \(settings.maxTransfers) transfers running") }
+        if transfers.contains(where: { $0.peer == client && $0.request.filename == request.filename && $0.base == 1 && !$0.isDone }) { return nil }
+        guard transfers.count < settings.maxTransfers else { return refuse(client, local, name: name, .notDefined, "server busy: \(settings.maxTransfers) transfers running") }
         let file: ConfinedFolder.OpenFile
         switch folder.open(request.filename) {
         case let .success(f): file = f
-        case let .failure(r): return refuse(client, name: name, r.code, r.message)
+        case let .failure(r): return refuse(client, local, name: name, r.code, r.message)
         }
         let socket: UDPSocket
         do {
-            socket = try UDPSocket(binding: listener.localAddress.with(port: 0))
+            socket = try (try? UDPSocket(binding: local)) ?? UDPSocket(binding: listener.localAddress.with(port: 0))
         } catch {
             close(file.fd)
-            return refuse(client, name: name, .notDefined, error.description)
+            return refuse(client, local, name: name, .notDefined, "\(error)")
         }
         let negotiation = TFTPNegotiation.negotiate(request.options, fileSize: file.size, limits: settings.limits)
         let t = TFTPTransfer(socket: socket, peer: client, file: file, request: request, negotiation: negotiation, defaultTimeout: settings.defaultTimeout, maxRetries: settings.maxRetries, now: now)
@@ -169,9 +173,9 @@ public final class TFTPServer: @unchecked Sendable {
         return nil
     }
 
-    func refuse(_ client: SocketAddress, name: String, _ code: TFTPErrorCode, _ message: String) -> TFTPTransferReport {
+    func refuse(_ client: SocketAddress, _ local: SocketAddress, name: String, _ code: TFTPErrorCode, _ message: String) -> TFTPTransferReport {
         let packet = TFTPPacket.error(code: code.rawValue, message: message).encoded()
-        if let s = try? UDPSocket(binding: listener.localAddress.with(port: 0)) {
+        if let s = try? UDPSocket(binding: local) {
             s.send(packet, to: client)
         } else {
             listener.send(packet, to: client)

@@ -154,6 +154,64 @@ public final class UDPSocket {
         bytes.withUnsafeBytes { send($0, to: peer) }
     }
 
+    /// Whether the socket is bound to 0.0.0.0 or ::.
+    public var isWildcard: Bool { localAddress.host == "0.0.0.0" || localAddress.host == "::" }
+
+    /// IPv4 `IP_PKTINFO` (glibc's `struct in_pktinfo` is only declared with _GNU_SOURCE): option 8,
+    /// the header's destination address at offset 8 of the 12-byte payload.
+    static let ipPacketInfo: Int32 = 8
+    static let packetInfoDestinationOffset = 8
+    /// `struct cmsghdr`: `size_t len; int level; int type;`, data aligned to `size_t`.
+    static let controlHeaderSize = MemoryLayout<cmsghdr>.size
+
+    /// Asks the kernel for each IPv4 datagram's destination address (``receiveWithDestination(into:)``).
+    public func enableDestinationAddresses() {
+        var one: Int32 = 1
+        if localAddress.family == AF_INET { setsockopt(fd, Int32(IPPROTO_IP), Self.ipPacketInfo, &one, socklen_t(MemoryLayout<Int32>.size)) }
+    }
+
+    /// As ``receive(into:)``, plus the address the datagram was sent to (IPv4 with
+    /// ``enableDestinationAddresses()``; nil otherwise), so a wildcard server answers from it.
+    public func receiveWithDestination(into buffer: UnsafeMutableRawBufferPointer) -> (count: Int, from: SocketAddress, to: SocketAddress?)? {
+        var storage = sockaddr_storage()
+        var control = [UInt64](repeating: 0, count: 8)  // 64 bytes, 8-aligned: room for one in_pktinfo
+        var iov = iovec(iov_base: buffer.baseAddress, iov_len: buffer.count)
+        var nameLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let n: Int = withUnsafeMutablePointer(to: &storage) { sp in
+            withUnsafeMutablePointer(to: &iov) { ip in
+                control.withUnsafeMutableBytes { cp in
+                    var m = msghdr()
+                    m.msg_name = UnsafeMutableRawPointer(sp)
+                    m.msg_namelen = nameLength
+                    m.msg_iov = ip
+                    m.msg_iovlen = 1
+                    m.msg_control = cp.baseAddress
+                    m.msg_controllen = cp.count
+                    let r = recvmsg(fd, &m, 0)
+                    nameLength = m.msg_namelen
+                    return r
+                }
+            }
+        }
+        guard n >= 0 else { return nil }
+        let from = SocketAddress(storage: storage, length: nameLength)
+        return (n, from, destination(in: control, port: localAddress.port))
+    }
+
+    /// The IPv4 destination from the first `IP_PKTINFO` control message, if any.
+    func destination(in control: [UInt64], port: UInt16) -> SocketAddress? {
+        control.withUnsafeBytes { raw in
+            guard raw.count >= Self.controlHeaderSize + 12 else { return nil }
+            let length = raw.load(as: Int.self)
+            let level = raw.load(fromByteOffset: MemoryLayout<Int>.size, as: Int32.self)
+            let type = raw.load(fromByteOffset: MemoryLayout<Int>.size + 4, as: Int32.self)
+            guard length >= Self.controlHeaderSize + 12, level == Int32(IPPROTO_IP), type == Self.ipPacketInfo else { return nil }
+            let o = Self.controlHeaderSize + Self.packetInfoDestinationOffset
+            let host = "\(raw[o]).\(raw[o + 1]).\(raw[o + 2]).\(raw[o + 3])"
+            return SocketAddress(host: host, port: port)
+        }
+    }
+
     /// Receives one datagram into `buffer`: its length (a longer one is cut to the buffer) and sender,
     /// or nil when none is waiting.
     public func receive(into buffer: UnsafeMutableRawBufferPointer) -> (count: Int, from: SocketAddress)? {

@@ -192,4 +192,19 @@ struct TFTPServerTests {
         #expect(r.data == content)
         #expect(server.waitForReports(1).first?.client.description.hasPrefix("[::1]:") == true)
     }
+
+    /// Listening on 0.0.0.0, a request sent to 127.0.0.2 is answered from 127.0.0.2 (IP_PKTINFO), not
+    /// from the address the routes would pick for the client (127.0.0.1).
+    @Test("wildcard listener: the answer comes from the address the client sent to")
+    func answersFromDestination() throws {
+        let dir = try TempDir("flashsmith-tftp-pktinfo")
+        _ = try dir.write("p.bin", Self.pattern(100))
+        let server = try LoopbackServer(folder: dir.path, settings: Self.fastSettings(), listen: "0.0.0.0:0")
+        let client = try TestClient(server: SocketAddress(host: "127.0.0.2", port: server.port)!, bind: SocketAddress("127.0.0.1:0")!)
+        let r = client.get("p.bin")
+        #expect(r.error == nil && r.data.count == 100, "\(String(describing: r.error))")
+        client.send(.request(TFTPRequest(filename: Array("p.bin".utf8))), to: client.server)
+        let from = client.receive(timeout: 2)?.1
+        #expect(from?.host == "127.0.0.2", "\(String(describing: from))")
+    }
 }

@@ -75,9 +75,9 @@ struct TestClient {
     let server: SocketAddress
     var timeout: Double = 5
 
-    init(server: SocketAddress) throws {
+    init(server: SocketAddress, bind: SocketAddress? = nil) throws {
         self.server = server
-        socket = try UDPSocket(binding: server.with(port: 0))
+        socket = try UDPSocket(binding: bind ?? server.with(port: 0))
     }
 
     func receive(timeout: Double) -> ([UInt8], SocketAddress)? {
