@@ -61,7 +61,8 @@ enum BoardNFSRoot {
         } else {
             notes.append("nfsroot: no config-* beside \(Manifest.nameOf(kernelPath)): an initramfs mounts the root (it also works for a kernel that could)")
         }
-        return Written(initramfs: try initramfs(b, kernel: kernelPath, out: out, notes: &notes, progress: progress), notes: notes)
+        let busybox = try b.busybox.map { try BoardBootImages.resolve($0, what: "busybox", board: b) } ?? specBusybox(spec, skeletonPaths: skeletonPaths)
+        return Written(initramfs: try initramfs(b, kernel: kernelPath, busybox: busybox, out: out, notes: &notes, progress: progress), notes: notes)
     }
 
     /// The board's root filesystem spec: `rootfs:`, else its first UBIFS volume's (a NAND board).
@@ -99,14 +100,20 @@ enum BoardNFSRoot {
         return dir
     }
 
-    static func initramfs(_ b: BoardLayout, kernel: String, out: String, notes: inout [String], progress: (String) -> Void) throws -> String {
-        guard let bb = b.busybox else {
-            throw Failure(message: "\(b.source): boot: nfs: the kernel needs an initramfs to mount its NFS root, and that needs a static busybox for the board (busybox: in board.yaml)")
+    /// The busybox a rootfs spec adds (its first `busybox:` layer), for a board without `busybox:`.
+    static func specBusybox(_ spec: String, skeletonPaths: [String]) throws -> String? {
+        for l in try RootFSSpec.load(spec, skeletonPaths: skeletonPaths).layers { if case let .busybox(bb) = l { return bb.binary } }
+        return nil
+    }
+
+    static func initramfs(_ b: BoardLayout, kernel: String, busybox: String?, out: String, notes: inout [String], progress: (String) -> Void) throws -> String {
+        guard let bb = busybox else {
+            throw Failure(message: "\(b.source): boot: nfs: the kernel needs an initramfs to mount its NFS root, and that needs a static busybox for the board (busybox: in board.yaml, or a busybox layer in its rootfs spec)")
         }
         progress("NFS-root initramfs")
         let arch = try b.arch ?? BoardBootImages.architecture(ofKernel: kernel)
         let builder = NFSRootInitramfs(
-            busybox: try BoardBootImages.resolve(bb, what: "busybox", board: b), modules: try modulesFolder(b, kernel: kernel),
+            busybox: bb, modules: try modulesFolder(b, kernel: kernel),
             architecture: arch.flatMap { Architecture.named($0, source: "board \(b.name)'s kernel") })
         let path = "\(out)/nfsroot-initramfs.cpio.gz"
         let r = try builder.write(to: path, sourceDateEpoch: Int64(try BoardBootImages.epoch()))

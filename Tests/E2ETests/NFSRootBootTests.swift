@@ -173,14 +173,15 @@ extension E2E {
             "$@"
             """#
 
-        /// The nandsim board with the cached amd64 kernel, `boot: nfs` and a DHCP client, built; its
+        /// The nandsim board with the cached amd64 kernel, `boot: nfs` and a DHCP client (the initramfs
+        /// takes the busybox of its rootfs spec: the board has no busybox:), built; its
         /// kernel and the arguments its nfsboot would pass (`${serverip}` as QEMU's user network has it).
         func amd64Build(_ dir: TempDir) throws -> (out: String, kernel: DebianArtifacts.Kernel, append: String) {
             let kernel = try DebianArtifacts.amd64Kernel()
             let root = try sysroot(dir, kernel: kernel, busybox: "/bin/busybox")
             let board = try board(dir, "nandsim") { yaml in
                 var y = yaml.replacingOccurrences(of: "  - name: kernel\n    size: 8MiB\n", with: "  - name: kernel\n    size: 16MiB\n    content: {uimage: {load: 0x1000000}}\n")
-                y += "sysroot: \(root)\nkernel: ${sysroot}/boot/vmlinuz-*\nbusybox: ${sysroot}/bin/busybox\nboot: nfs\nnetwork:\n  server: 10.0.2.2\n  client: dhcp\n"
+                y += "sysroot: \(root)\nkernel: ${sysroot}/boot/vmlinuz-*\nboot: nfs\nnetwork:\n  server: 10.0.2.2\n  client: dhcp\n"
                 return y
             }
             let out = dir.file("out")
