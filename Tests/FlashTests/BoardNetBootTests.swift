@@ -138,4 +138,56 @@ import TestSupport
         #expect(r.err.contains("partition 'env': env.txt with the derived variables (boot commands included): "), "\(r.err)")
         #expect(r.err.split(separator: "\n").count == 1, "\(r.err)")
     }
+    /// `boot --net` boots a copy of the chip whose environment says bootcmd=run netboot with QEMU's
+    /// addresses (read by fw_printenv from what a stand-in QEMU was given); the build's chip is
+    /// unchanged and the copy's folder gone afterwards; a board with nothing to fetch is refused.
+    @Test func bootNetBootsAPatchedCopyOfTheChip() throws {
+        guard filesAvailable(flashsmithPath), toolsAvailable("fw_printenv", "bash") else { return }
+        let dir = try TempDir()
+        let fake = try dir.write("fake-qemu", """
+            #!/bin/bash
+            for a in "$@"; do case "$a" in if=pflash,*) f=${a#*file=}; f=${f%%,*}; cp "$f" "$(dirname "$0")/seen.img"; echo "$f" > "$(dirname "$0")/seen.path";; esac; done
+            echo "args: $*"
+            echo "FAKE-UP"
+            exec sleep 30
+
+            """)
+        chmod(fake, 0o755)
+        let b = try Self.board(dir, "network: {server: 192.168.7.1, client: 192.168.7.20}", qemu: false)
+        let yaml = try String(contentsOfFile: b, encoding: .utf8)
+        try (yaml + "qemu: {system: \(fake), machine: virt, pflash: 1}\n").write(toFile: b, atomically: true, encoding: .utf8)
+        #expect(try flashsmith("build", b, "-o", dir.file("out")).status == 0)
+        let chip = try readBytes(dir.file("out/nb.img"))
+        let r = try flashsmith("boot", dir.file("out"), "--net", "--until", "FAKE-UP", "--timeout", "20")
+        #expect(r.status == 0, "\(r.err)")
+        let out = try #require(realpath(dir.file("out"), nil).map { p in defer { free(p) }; return String(cString: p) })
+        #expect(r.out.contains("-netdev user,id=net0,tftp=\(out) -device virtio-net-pci,netdev=net0,romfile="), "\(r.out)")
+        let seenPath = try String(contentsOfFile: dir.file("seen.path"), encoding: .utf8).trimmingCharacters(in: .newlines)
+        #expect(!seenPath.hasPrefix(out), "a copy, not the build's chip: \(seenPath)")
+        #expect(!FileManager.default.fileExists(atPath: seenPath), "the copy is removed after the boot")
+        let cfg = try dir.write("seen.config", "\(dir.file("seen.img")) 0x0 0x40000 0x40000\n")
+        let expected = ["bootcmd": "run netboot", "serverip": "10.0.2.2", "ipaddr": "10.0.2.15", "netmask": "255.255.255.0", "gatewayip": "10.0.2.2", "bootdelay": "0"]
+        for (name, value) in expected {
+            let f = try run("fw_printenv", ["-c", cfg, "-n", name])
+            #expect(f.status == 0 && f.out == value + "\n", "fw_printenv \(name): \(f.out)\(f.err)")
+        }
+        #expect(try readBytes(dir.file("out/nb.img")) == chip, "the build's chip is unchanged")
+
+        // Nothing to fetch: no netboot in the environment, said before QEMU starts.
+        _ = try dir.write("env2.txt", "bootdelay=0\n")
+        let plain = try dir.write("plain.yaml", """
+            name: p
+            qemu: {system: \(fake), machine: virt, pflash: 1}
+            flash: {type: nor, base: 0x4000000, erase-block: 256KiB, chip: 64MiB}
+            partitions:
+              - {name: env, size: 256KiB, content: {env: env2.txt}}
+              - {name: data, size: rest}
+
+            """)
+        try FileManager.default.removeItem(atPath: dir.file("seen.path"))
+        #expect(try flashsmith("build", plain, "-o", dir.file("plain")).status == 0)
+        let n = try flashsmith("boot", dir.file("plain"), "--net", "--until", "FAKE-UP", "--timeout", "20")
+        #expect(n.status == 65 && n.err.contains("the environment has no netboot"), "\(n.err)")
+        #expect(!FileManager.default.fileExists(atPath: dir.file("seen.path")), "QEMU was not started")
+    }
 }
