@@ -214,11 +214,17 @@ extension E2E {
             print("E2E timing: NFS-root failure (amd64, no server) to power-off \(q.summary)")
         }
 
-        @Test("amd64 (nandsim family, no U-Boot): QEMU boots the kernel with the board's NFS-root initramfs and nfsboot arguments (DHCP) to the NFS root")
-        func amd64Nandsim() throws {
+        /// (the NFS version option in nfsroot=, the mount options /init reports): the board's own v3,
+        /// and v4.2 (no mount protocol; owners as numbers).
+        static let versions = [("v3", "v3,tcp,mountproto=tcp"), ("vers=4.2", "vers=4.2,tcp")]
+
+        @Test("amd64 (nandsim family, no U-Boot): QEMU boots the kernel with the board's NFS-root initramfs and nfsboot arguments (DHCP) to the NFS root, v3 and v4.2", arguments: versions)
+        func amd64Nandsim(version: String, mountOptions: String) throws {
             guard available("qemu-system-x86_64") else { return }
             let dir = try TempDir("flashsmith-e2e-nfsroot-amd64")
-            let (out, kernel, append) = try amd64Build(dir)
+            let (out, kernel, built) = try amd64Build(dir)
+            #expect(built.contains(",v3,tcp "), "\(built)")
+            let append = built.replacingOccurrences(of: ",v3,tcp ", with: ",\(version),tcp ")
             let initramfs = "\(out)/nfsroot-initramfs.cpio.gz"
             let size = (try FileManager.default.attributesOfItem(atPath: initramfs)[.size] as? Int) ?? 0
             let state = dir.file("state")
@@ -235,7 +241,7 @@ extension E2E {
             let mounted = session.wait(forAny: ["flashsmith-nfsroot: / is", "flashsmith-nfsroot: "], timeout: .seconds(240))
             try #require(mounted == "flashsmith-nfsroot: / is", "the initramfs did not mount the root: \(ctx())")
             let toMount = session.elapsed - start
-            #expect(session.log.contains("flashsmith-nfsroot: / is 10.0.2.2:/nfsroot (nfs rw,nolock,v3,tcp,mountproto=tcp) on eth0 10.0.2.15"), "DHCP address and the mount: \(ctx())")
+            #expect(session.log.contains("flashsmith-nfsroot: / is 10.0.2.2:/nfsroot (nfs rw,nolock,\(mountOptions)) on eth0 10.0.2.15"), "DHCP address and the mount: \(ctx())")
             // The shell on the NFS root answers: the board's own files, owners and modes.
             try session.send("cat /etc/board-marker; stat -c 'S=%F|%a|%u|%g|%n' /etc/board-marker /var/board /usr/bin/nfs-suid /var/lib/nfs-test-node; echo AMD64-$((6*7))\n")
             try #require(session.wait(for: "AMD64-42", timeout: .seconds(120)), "\(ctx())")
@@ -250,7 +256,7 @@ extension E2E {
             #expect(written.st_uid == 42 && written.st_gid == 43)
             try session.send("poweroff -f\n")
             _ = session.waitForExit(timeout: .seconds(60))
-            print(String(format: "E2E timing: NFS loop amd64 (kernel → initramfs, DHCP → NFS root) mounted %.2f s, shell answers %.2f s after QEMU start; initramfs %d bytes", toMount, toShell, size))
+            print(String(format: "E2E timing: NFS loop amd64 %@ (kernel → initramfs, DHCP → NFS root) mounted %.2f s, shell answers %.2f s after QEMU start; initramfs %d bytes", version, toMount, toShell, size))
         }
     }
 }
