@@ -38,7 +38,8 @@ enum BoardNFSRoot {
         let r = try DirectoryOutput.write(m, to: "\(out)/nfsroot", deviceNodes: true, marker: nil)
         let export = destination + "/nfsroot"
         var notes = ["nfsroot/: \(r.entries) entries, \(r.dataBytes) bytes of files, exported as \(BoardNetwork.nfsRootPath) (nfsroot.exports, ganesha.conf)"]
-        notes += r.notes.map { "nfsroot/: \($0)" }
+        // The notes name the staging folder: say where the tree will be.
+        notes += r.notes.map { "nfsroot/: " + $0.replacing(out, with: destination) }
         let client: String
         if case let .address(a) = b.network.client { client = "\(a)" } else { client = "*" }
         let exports = "# /etc/exports line for \(b.name)'s NFS root (flashsmith build); the board mounts \(BoardNetwork.nfsRootPath):\n"
