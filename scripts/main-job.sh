@@ -6,7 +6,12 @@
 #                       derived) and a FIT of the kernel and the board's root filesystem;
 #                       fw_env.config, flash.cmd/.scr, mtdparts, partitions.dtsi, the report;
 #   flashsmith boot   — QEMU virt with Debian's U-Boot on that chip: U-Boot loads the env, boots
-#                       the FIT from flash, the kernel runs the rootfs up to the board's marker.
+#                       the FIT from flash, the kernel runs the rootfs up to the board's marker;
+# then the development loop over the network:
+#   boot --net        — the same chip, but U-Boot runs netboot: the FIT over QEMU's TFTP (no root);
+#   build --boot nfs, boot --nfs (as root, with nfs-ganesha) — U-Boot nfsboot: the FIT over TFTP,
+#                       the root filesystem over NFS from OUT-nfs/nfsroot, served by NFS-Ganesha in a
+#                       private network namespace; a file written on the host is read by the board.
 # Outputs go to out/<board>/.
 # Usage: scripts/main-job.sh [BOARD]      (default: qemu-arm64)
 set -euo pipefail
@@ -41,4 +46,26 @@ echo "== flashsmith boot $OUT (QEMU virt, Debian's qemu_arm64 U-Boot, TCG)"
 }
 grep -a -E 'Loading Environment|^flashsmith:|Loading (kernel|ramdisk) from FIT|sha256\+ OK|Starting kernel' "$OUT/boot.log"
 echo "main-job: U-Boot booted $BOARD from the flash Flashsmith built, up to its root filesystem (log: $OUT/boot.log)"
+
+MARKER="flashsmith: rootfs of board $BOARD up"
+if grep -q '^qemu:' "$LAYOUT/board.yaml"; then
+  echo "== flashsmith boot $OUT --net (U-Boot netboot: the FIT over QEMU's TFTP)"
+  "$FS" boot "$OUT" --net --until "$MARKER" --timeout 180 </dev/null | tr -d '\r' > "$OUT/netboot.log" || {
+    tail -n 40 "$OUT/netboot.log" >&2; echo "main-job: the TFTP boot failed; see $OUT/netboot.log" >&2; exit 1; }
+  grep -a -E '^Using|^Filename|Bytes transferred|^flashsmith:' "$OUT/netboot.log"
+
+  if [ "$(id -u)" = 0 ] && command -v ganesha.nfsd > /dev/null; then
+    NFS=$OUT-nfs
+    echo "== flashsmith build $LAYOUT --boot nfs -o $NFS, then boot $NFS --nfs (U-Boot nfsboot, root over NFS)"
+    "$FS" build "$LAYOUT" --boot nfs -o "$NFS" --sysroot "$SYSROOT" | grep -E 'boots:|nfsroot|initramfs' || true
+    # The host writes a file into the served tree; the board reads it over NFS once it is up.
+    echo "written on the host at $(date -u +%H:%M:%S)" > "$NFS/nfsroot/from-host"
+    printf 'cat /from-host; poweroff -f\n' | "$FS" boot "$NFS" --nfs --send-after "$MARKER" --until "written on the host" --timeout 240 | tr -d '\r' > "$NFS/boot.log" || {
+      tail -n 40 "$NFS/boot.log" >&2; echo "main-job: the NFS-root boot failed; see $NFS/boot.log" >&2; exit 1; }
+    grep -a -E 'Bytes transferred|nfsroot|^flashsmith:|written on the host' "$NFS/boot.log" | head -n 12
+    echo "main-job: $BOARD booted with its root filesystem over NFS from $NFS/nfsroot (log: $NFS/boot.log)"
+  else
+    echo "main-job: the NFS-root loop needs root and nfs-ganesha (scripts/install-deps.sh); skipped"
+  fi
+fi
 echo "main-job: to watch it and use the shell: $FS boot $OUT   (Ctrl-A X leaves QEMU)"

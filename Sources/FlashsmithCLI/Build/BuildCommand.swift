@@ -25,6 +25,9 @@ struct BuildCommand: ParsableCommand {
     @Option(name: .long, help: "Known bad erase blocks (chip block numbers, comma-separated), added to the board's: content skips them, the OOB image marks them.")
     var badBlocks: BlockList?
 
+    @Option(name: .long, help: "How the built env's bootcmd boots, instead of the board's boot: — flash, tftp (the FIT over TFTP) or nfs (that, with the rootfs as an NFS root in OUT/nfsroot). One board file for the development loop and the factory image.")
+    var boot: String?
+
     @OptionGroup var layers: RootFSLayerOptions
 
     func run() throws {
@@ -34,6 +37,16 @@ struct BuildCommand: ParsableCommand {
         for v in badBlocks?.blocks ?? [] {
             guard v < b.flash.blocks else { throw ValidationError("--bad-blocks: block \(v) is past the chip's \(b.flash.blocks) blocks") }
             b.badBlocks.insert(v)
+        }
+        if let boot {
+            guard let m = BootMethod(rawValue: boot) else {
+                let hint = Spelling.nearest(to: boot, among: BootMethod.allCases.map(\.rawValue)).map { "; did you mean '\($0)'?" } ?? ""
+                throw ValidationError("--boot: expected flash, tftp or nfs, found '\(boot)'\(hint)")
+            }
+            if m.usesNetwork && b.network.server == nil {
+                throw ValidationError("--boot \(boot): board \(b.name) has no network: (server: the TFTP\(m == .nfs ? "/NFS" : "") server's address, client: the board's or dhcp) and no qemu: to take QEMU's user network from")
+            }
+            b.boot = m
         }
         let tty = isatty(STDERR_FILENO) == 1
         let report = try BoardBuild.run(b, output: output, options: BoardBuild.Options(skeletonPaths: layers.skeletonPaths(), force: force, command: invocation()) { step in
