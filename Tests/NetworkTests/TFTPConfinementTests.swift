@@ -83,7 +83,7 @@ struct TFTPConfinementTests {
         let client = try TestClient(server: server.address)
         for d: [UInt8] in [[0], [0, 9, 1], [0, 4, 0, 1], [0, 1, 0x61]] {
             client.socket.send(d, to: server.address)
-            let answer = client.receive(timeout: 2).flatMap { try? TFTPPacket.parse($0.0) }
+            let answer = client.receive(timeout: 10).flatMap { try? TFTPPacket.parse($0.0) }
             guard case let .error(code, _) = answer else { Issue.record("\(d): \(String(describing: answer))"); continue }
             #expect(code == 4, "\(d)")
         }
