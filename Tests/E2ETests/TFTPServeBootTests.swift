@@ -101,5 +101,45 @@ extension E2E {
             let left = try run("pgrep", ["-f", "\(out)/qemu-arm64.img"])
             #expect(left.out.isEmpty, "QEMU still running: \(left.out)")
         }
+
+        /// The whole loop with nothing typed: the default board with `boot: tftp` and `network:` naming
+        /// the namespace's addresses; U-Boot loads the env from flash, `bootcmd=run netboot` fetches
+        /// the FIT from `flashsmith serve` and boots it to the marker.
+        @Test("boot: tftp board: env from flash, bootcmd=run netboot, the FIT from flashsmith serve, the marker")
+        func bootTFTPBoardFromServe() throws {
+            guard available() else { return }
+            let dir = try TempDir("flashsmith-e2e-serve-board")
+            let defaults = DefaultBoardTests()
+            let (root, _) = try defaults.sysroot(dir)
+            let board = try NetBootTests().board(dir, adding: "boot: tftp\nnetwork: {server: \(Self.server), client: \(Self.client), netmask: 255.255.255.0}")
+            let out = dir.file("out")
+            let b = try defaults.build(root, to: out, board: board)
+            #expect(b.out.contains("  boots: run netboot (boot: tftp)\n"), "\(b.out)")
+            let fitSize = try FileManager.default.attributesOfItem(atPath: "\(out)/fit.img")[.size] as? Int ?? -1
+            let serveLog = dir.file("serve.jsonl")
+            var qemu = Arm64Virt.arguments(bios: true)
+            if let i = qemu.firstIndex(of: "-nic") { qemu.removeSubrange(i...(i + 1)) }
+            qemu += [
+                "-drive", "if=pflash,format=raw,index=1,file=\(out)/qemu-arm64.img,snapshot=on",
+                "-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no", "-device", "virtio-net-pci,netdev=n0",
+            ]
+            let session = try ConsoleSession(
+                "unshare", ["--net", "--pid", "--fork", "--kill-child", "sh", "-c", Self.namespaceScript, "sh", flashsmithPath, out, serveLog, which("qemu-system-aarch64")!] + qemu,
+                log: dir.file("console.log"))
+            defer { session.stop() }
+            try #require(session.wait(for: "FSE2E-NETNS-READY", timeout: .seconds(30)), "namespace or server not up:\n\(session.tail())")
+            let fetched = session.wait(forAny: ["Bytes transferred = ", "TFTP error", "Retry count exceeded"], timeout: .seconds(300))
+            #expect(fetched == "Bytes transferred = ", "tftpboot: \(String(describing: fetched))\n\(session.tail(60))")
+            let booted = session.wait(for: Self.marker, timeout: .seconds(180))
+            print("E2E timing: boot: tftp board from flashsmith serve, marker at \(String(format: "%.1f", session.elapsed)) s")
+            #expect(booted, "no marker:\n\(session.tail(60))")
+            let log = session.log
+            #expect(log.contains("Loading Environment from Flash... OK"), "\(session.tail(60))")
+            #expect(log.contains("Bytes transferred = \(fitSize) "), "whole FIT (\(fitSize) bytes):\n\(session.tail(60))")
+            session.stop()
+            let lines = (try? String(contentsOfFile: serveLog, encoding: .utf8))?.split(separator: "\n").filter { $0.hasPrefix("{") } ?? []
+            let json = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            #expect(json.count == 1 && json.first?["file"] as? String == "fit.img" && json.first?["ok"] as? Bool == true, "serve log: \(lines)")
+        }
     }
 }
