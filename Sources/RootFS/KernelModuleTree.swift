@@ -58,11 +58,19 @@ public struct KernelModuleTree: Sendable {
         return t
     }
 
-    /// The modules folder and its release. Like ``ModulesLayer``'s, but a folder without
-    /// modules.dep is taken when it has modules.order.
+    /// The modules folder and its release. Unlike ``ModulesLayer``'s, a folder without modules.dep
+    /// is taken when it has modules.order (the load order then comes from `.modinfo`).
     static func locate(_ tree: String) throws -> (dir: String, release: String) {
+        try locate(tree, marks: ["modules.dep", "modules.order"], what: "modules.dep or modules.order") { _ in
+            "expected modules.dep or modules.order (a kernel's modules folder), found neither"
+        }
+    }
+
+    /// `tree` itself when it holds one of `marks`, else the one release under `lib/modules` or
+    /// `usr/lib/modules` of the root `tree` (which must hold one of them: `missing` says what then).
+    static func locate(_ tree: String, marks: [String], what: String, missing: (String) -> String) throws -> (dir: String, release: String) {
         let t = tree.count > 1 && tree.hasSuffix("/") ? String(tree.dropLast()) : tree
-        func isModules(_ d: String) -> Bool { FileIO.kind(of: "\(d)/modules.dep") != .missing || FileIO.kind(of: "\(d)/modules.order") != .missing }
+        func isModules(_ d: String) -> Bool { marks.contains { FileIO.kind(of: "\(d)/\($0)") != .missing } }
         if isModules(t) { return (t, Manifest.name(t)) }
         for base in ["\(t)/lib/modules", "\(t)/usr/lib/modules"] {
             let releases = SharedLibraryClosure.listDirectory(base).sorted()
@@ -71,10 +79,10 @@ public struct KernelModuleTree: Sendable {
                 throw Failure(path: base, message: "expected one kernel release, found \(releases.joined(separator: ", ")): name the folder of the one to use")
             }
             let dir = "\(base)/\(releases[0])"
-            guard isModules(dir) else { throw Failure(path: dir, message: "expected modules.dep or modules.order (a kernel's modules folder), found neither") }
+            guard isModules(dir) else { throw Failure(path: dir, message: missing(releases[0])) }
             return (dir, releases[0])
         }
-        throw Failure(path: t, message: "expected a kernel modules folder (modules.dep or modules.order), or a root with lib/modules/RELEASE, found neither")
+        throw Failure(path: t, message: "expected a kernel modules folder (\(what)), or a root with lib/modules/RELEASE, found neither")
     }
 
     static func lines(_ path: String) throws -> [String] {

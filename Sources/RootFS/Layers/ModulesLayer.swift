@@ -32,21 +32,9 @@ public struct ModulesLayer: Sendable {
 
     /// The modules folder (with modules.dep) and the release.
     func locate() throws -> (dir: String, release: String) {
-        let t = tree.hasSuffix("/") ? String(tree.dropLast()) : tree
-        if FileIO.kind(of: "\(t)/modules.dep") != .missing { return (t, Manifest.name(t)) }
-        for base in ["\(t)/lib/modules", "\(t)/usr/lib/modules"] {
-            let releases = SharedLibraryClosure.listDirectory(base).sorted()
-            guard !releases.isEmpty else { continue }
-            guard releases.count == 1 else {
-                throw Failure(path: base, message: "expected one kernel release, found \(releases.joined(separator: ", ")): name the folder of the one to use")
-            }
-            let dir = "\(base)/\(releases[0])"
-            guard FileIO.kind(of: "\(dir)/modules.dep") != .missing else {
-                throw Failure(path: dir, message: "expected a modules.dep, found none (Debian's kernel packages leave it to depmod: run 'depmod -b ROOT \(releases[0])')")
-            }
-            return (dir, releases[0])
+        try KernelModuleTree.locate(tree, marks: ["modules.dep"], what: "modules.dep") { release in
+            "expected a modules.dep, found none (Debian's kernel packages leave it to depmod: run 'depmod -b ROOT \(release)')"
         }
-        throw Failure(path: t, message: "expected a modules folder with modules.dep, or a root with lib/modules/RELEASE, found neither")
     }
 
     /// The named modules and everything they depend on, as paths relative to the modules folder,
