@@ -49,6 +49,25 @@ extension E2E {
             exec "$@"
             """
 
+        /// QEMU on OUT's chip (a snapshot) with its NIC on the namespace's tap device, and
+        /// `flashsmith serve OUT` on port 69 there (JSON lines to `serveLog`); returns once both are up.
+        static func startInNamespace(out: String, serveLog: String, log: String) throws -> ConsoleSession {
+            var qemu = Arm64Virt.arguments(bios: true)
+            if let i = qemu.firstIndex(of: "-nic") { qemu.removeSubrange(i...(i + 1)) }
+            qemu += [
+                "-drive", "if=pflash,format=raw,index=1,file=\(out)/qemu-arm64.img,snapshot=on",
+                "-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no", "-device", "virtio-net-pci,netdev=n0",
+            ]
+            let session = try ConsoleSession(
+                "unshare", ["--net", "--pid", "--fork", "--kill-child", "sh", "-c", namespaceScript, "sh", flashsmithPath, out, serveLog, which("qemu-system-aarch64")!] + qemu,
+                log: log)
+            guard session.wait(for: "FSE2E-NETNS-READY", timeout: .seconds(30)) else {
+                session.stop()
+                throw QEMUError("namespace or server not up:\n\(session.tail())")
+            }
+            return session
+        }
+
         @Test("U-Boot tftpboots fit.img from flashsmith serve and boots it to the marker", arguments: [nil, (512, 4)] as [(Int, Int)?])
         func bootsOverTFTP(settings: (blockSize: Int, windowSize: Int)?) throws {
             guard available() else { return }
@@ -60,17 +79,8 @@ extension E2E {
             let fitSize = try FileManager.default.attributesOfItem(atPath: "\(out)/fit.img")[.size] as? Int ?? -1
             let serveLog = dir.file("serve.jsonl")
 
-            var qemu = Arm64Virt.arguments(bios: true)
-            if let i = qemu.firstIndex(of: "-nic") { qemu.removeSubrange(i...(i + 1)) }
-            qemu += [
-                "-drive", "if=pflash,format=raw,index=1,file=\(out)/qemu-arm64.img,snapshot=on",
-                "-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no", "-device", "virtio-net-pci,netdev=n0",
-            ]
-            let session = try ConsoleSession(
-                "unshare", ["--net", "--pid", "--fork", "--kill-child", "sh", "-c", Self.namespaceScript, "sh", flashsmithPath, out, serveLog, which("qemu-system-aarch64")!] + qemu,
-                log: dir.file("console.log"))
+            let session = try Self.startInNamespace(out: out, serveLog: serveLog, log: dir.file("console.log"))
             defer { session.stop() }
-            try #require(session.wait(for: "FSE2E-NETNS-READY", timeout: .seconds(30)), "namespace or server not up:\n\(session.tail())")
             try #require(session.hold("\n", until: "=> ", timeout: .seconds(60)), "no U-Boot prompt:\n\(session.tail())")
 
             var command = "setenv ipaddr \(Self.client); setenv serverip \(Self.server); "
@@ -117,17 +127,8 @@ extension E2E {
             #expect(b.out.contains("  boots: run netboot (boot: tftp)\n"), "\(b.out)")
             let fitSize = try FileManager.default.attributesOfItem(atPath: "\(out)/fit.img")[.size] as? Int ?? -1
             let serveLog = dir.file("serve.jsonl")
-            var qemu = Arm64Virt.arguments(bios: true)
-            if let i = qemu.firstIndex(of: "-nic") { qemu.removeSubrange(i...(i + 1)) }
-            qemu += [
-                "-drive", "if=pflash,format=raw,index=1,file=\(out)/qemu-arm64.img,snapshot=on",
-                "-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no", "-device", "virtio-net-pci,netdev=n0",
-            ]
-            let session = try ConsoleSession(
-                "unshare", ["--net", "--pid", "--fork", "--kill-child", "sh", "-c", Self.namespaceScript, "sh", flashsmithPath, out, serveLog, which("qemu-system-aarch64")!] + qemu,
-                log: dir.file("console.log"))
+            let session = try Self.startInNamespace(out: out, serveLog: serveLog, log: dir.file("console.log"))
             defer { session.stop() }
-            try #require(session.wait(for: "FSE2E-NETNS-READY", timeout: .seconds(30)), "namespace or server not up:\n\(session.tail())")
             let fetched = session.wait(forAny: ["Bytes transferred = ", "TFTP error", "Retry count exceeded"], timeout: .seconds(300))
             #expect(fetched == "Bytes transferred = ", "tftpboot: \(String(describing: fetched))\n\(session.tail(60))")
             let booted = session.wait(for: Self.marker, timeout: .seconds(180))
