@@ -173,7 +173,8 @@ public struct UBIImageInfo: Sendable {
         .object([
             ("format", .string("ubi")), ("pebSize", .int(pebSize)), ("pebs", .int(pebs)), ("vidHeaderOffset", .int(vidHeaderOffset)),
             ("dataOffset", .int(dataOffset)), ("lebSize", .int(pebSize - dataOffset)), ("imageSeq", .array(imageSeqs.map { .int(Int($0)) })),
-            ("eraseCounters", .array([.int(Int(ecRange.0)), .int(Int(ecRange.1))])), ("freePEBs", .int(freePEBs)),
+            // Erase counters are 64-bit on flash: garbage past Int.max is clamped, not trapped on (fuzzing: ubi #709393).
+            ("eraseCounters", .array([.int(Int(clamping: ecRange.0)), .int(Int(clamping: ecRange.1))])), ("freePEBs", .int(freePEBs)),
             (
                 "volumes",
                 .array(
