@@ -79,7 +79,7 @@ extension DeviceTree {
                 if fdt_get_mem_rsv(fdt, i, &a, &s) == 0 { reservations.append((a, s)) }
             }
             do throws(DeviceTreeError) {
-                let root = try readNode(fdt, 0, path: "/", depth: 0, source: source, omitting: omitting)
+                let root = try readNode(fdt, 0, path: "/", depth: 0, source: source, omitting: omitting, size: p.count)
                 return .success(DeviceTree(root: root, reservations: reservations, bootCPU: flashsmith_fdt_boot_cpuid_phys(fdt)))
             } catch {
                 return .failure(error)
@@ -154,7 +154,9 @@ extension DeviceTree {
         }
     }
 
-    private static func readNode(_ fdt: UnsafeRawPointer, _ offset: Int32, path: String, depth: Int, source: String, omitting: ((String, String) -> Bool)?) throws(DeviceTreeError) -> Node {
+    /// `size`: the blob's bytes from `fdt`; every property value is checked to lie inside them before
+    /// it is copied (fuzzing finding: dtb #132663 passed validation and read past the blob).
+    private static func readNode(_ fdt: UnsafeRawPointer, _ offset: Int32, path: String, depth: Int, source: String, omitting: ((String, String) -> Bool)?, size: Int) throws(DeviceTreeError) -> Node {
         guard depth <= maxDepth else { throw .tooDeep(source: source, path: path, limit: maxDepth) }
         var len: Int32 = 0
         guard let namePtr = fdt_get_name(fdt, offset, &len) else { throw .invalid(source: source, reason: "node at \(path): \(String(cString: fdt_strerror(len)))") }
@@ -167,6 +169,10 @@ extension DeviceTree {
             guard let value = fdt_getprop_by_offset(fdt, prop, &nameOut, &vlen), let nameOut else {
                 throw .invalid(source: source, reason: "property at structure offset \(prop) of \(path): \(String(cString: fdt_strerror(vlen)))")
             }
+            let start = fdt.distance(to: UnsafeRawPointer(value))
+            guard vlen >= 0, start >= 0, start <= size, Int(vlen) <= size - start else {
+                throw .invalid(source: source, reason: "property at structure offset \(prop) of \(path): \(vlen) bytes at offset \(start), past the blob's \(size)")
+            }
             let propName = String(cString: nameOut)
             if omitting?(path, propName) != true {
                 node.properties.append(Property(propName, Array(UnsafeRawBufferPointer(start: value, count: Int(vlen)))))
@@ -178,7 +184,7 @@ extension DeviceTree {
         while child >= 0 {
             var clen: Int32 = 0
             let cname = fdt_get_name(fdt, child, &clen).map { String(decoding: UnsafeRawBufferPointer(start: $0, count: Int(clen)), as: UTF8.self) } ?? "?"
-            node.children.append(try readNode(fdt, child, path: path == "/" ? "/\(cname)" : "\(path)/\(cname)", depth: depth + 1, source: source, omitting: omitting))
+            node.children.append(try readNode(fdt, child, path: path == "/" ? "/\(cname)" : "\(path)/\(cname)", depth: depth + 1, source: source, omitting: omitting, size: size))
             child = fdt_next_subnode(fdt, child)
         }
         if child != -FDT_ERR_NOTFOUND { throw .invalid(source: source, reason: "children of \(path): \(String(cString: fdt_strerror(child)))") }
