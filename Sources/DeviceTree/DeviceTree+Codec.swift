@@ -105,6 +105,9 @@ extension DeviceTree {
         try checkBlocks(header, total: total, source: source)
         let problem: DeviceTreeError? = bytes.withUnsafeBytes { p in
             let fdt = p.baseAddress!
+            if let stuck = firstNonAdvancingTag(fdt, structOffset: Int((try? header.get(UInt32.self, at: 8, .big)) ?? 0), bytes: p) {
+                return .invalid(source: source, reason: stuck)
+            }
             let rc = fdt_check_full(fdt, total)
             if rc < 0 { return .invalid(source: source, reason: String(cString: fdt_strerror(rc))) }
             var depth: Int32 = 0
@@ -120,6 +123,29 @@ extension DeviceTree {
             return nil
         }
         if let problem { throw problem }
+    }
+
+    /// Walks the structure block's tags once with `fdt_next_tag` and names the first that does not
+    /// move forward. libfdt 1.6.1 (Debian 12) adds a property's 32-bit length to an `int` offset, so
+    /// a length of 0xfffffff4 brings the next tag back onto the same property and `fdt_check_full`
+    /// (and every later walk) loops for ever (fuzzing finding: fit #232537, #660888, #962595).
+    /// Every tag moving forward bounds each later walk by the structure block's size.
+    private static func firstNonAdvancingTag(_ fdt: UnsafeRawPointer, structOffset: Int, bytes: UnsafeRawBufferPointer) -> String? {
+        var offset: Int32 = 0
+        while true {
+            var next: Int32 = 0
+            let tag = fdt_next_tag(fdt, offset, &next)
+            if tag == UInt32(FDT_END) || next < 0 { return nil }   // the end, or an error fdt_check_full names
+            if next <= offset {
+                let at = structOffset + Int(offset)
+                if tag == UInt32(FDT_PROP), at + 8 <= bytes.count {
+                    let len = bytes.loadUnaligned(fromByteOffset: at + 4, as: UInt32.self).bigEndian
+                    return "offset 0x\(String(at + 4, radix: 16)) (property length): expected at most \(bytes.count - at - 12) bytes, found 0x\(String(len, radix: 16))"
+                }
+                return "offset 0x\(String(at, radix: 16)) (tag \(tag)): expected the next tag after it, found one at or before it"
+            }
+            offset = next
+        }
     }
 
     /// Flashsmith's own bounds, beyond libfdt's: the reservation map, structure and strings blocks

@@ -92,6 +92,11 @@ import TestSupport
         var overlap = good
         overlap.replaceSubrange(12..<16, with: [0, 0, 0, UInt8(structOff + 4)])
         refused(overlap, "overlaps the strings block")
+        // A property length that brings libfdt 1.6.1's next tag back onto the same property: it
+        // looped for ever in fdt_check_full (fuzzing: fit #232537). Refused, naming the field.
+        var looping = good
+        looping.replaceSubrange((structOff + 12)..<(structOff + 16), with: [0xFF, 0xFF, 0xFF, 0xF4])
+        refused(looping, "offset 0x\(String(structOff + 12, radix: 16)) (property length): expected at most")
     }
 
     @Test func deepNestingIsRefusedNotRecursedInto() throws {
