@@ -28,14 +28,17 @@ let package = Package(
         // glibc's xattr calls and device-number macros (not in Swift's Glibc module).
         .systemLibrary(name: "CLinux"),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // UBIFS data-node compressors (zlib is CZlib, raw deflate).
+        .systemLibrary(name: "CLZO", providers: [.apt(["liblzo2-dev"])]),
+        .systemLibrary(name: "CZstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
 
         // Byte order, CRC32, sizes, atomic files, errors, the format registry behind `inspect`.
         .target(name: "FlashsmithCore", dependencies: ["CLinux"], swiftSettings: strict),
         // libyaml wrapper: ordered YAML nodes for specs (no Foundation).
         .target(name: "YAML", dependencies: ["CYAML", "FlashsmithCore"], swiftSettings: strict),
-        // Flash: UBI images (writer as ubinize, reader for any), raw NAND images with OOB and ECC.
-        .target(name: "Flash", dependencies: ["FlashsmithCore"], swiftSettings: strict),
+        // Flash: UBI images (writer as ubinize, reader for any), raw NAND images with OOB and ECC, UBIFS.
+        .target(name: "Flash", dependencies: ["FlashsmithCore", "CLZO", "CZlib", "CZstd"], swiftSettings: strict),
         // libmtd wrapper: MTD character devices (erase blocks, bad blocks, read/erase/write).
         .target(name: "MTD", dependencies: ["CMTD", "FlashsmithCore", "Flash"], swiftSettings: strict),
         // U-Boot environment: blobs, text syntaxes, fw_env.config, stores (file, MTD), default env.

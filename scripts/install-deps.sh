@@ -7,6 +7,8 @@ set -euo pipefail
 PACKAGES=(
   # build: the C libraries behind the CArchive, CFDT and CMTD modules
   pkg-config libarchive-dev libfdt-dev libmtd-dev libyaml-dev
+  # UBIFS data-node compressors behind the CLZO and CZstd modules (libzstd-dev is listed below)
+  liblzo2-dev
   # static libraries libarchive needs in a fully static release build (-static-executable)
   libacl1-dev libzstd-dev liblz4-dev libbz2-dev liblzma-dev zlib1g-dev nettle-dev libxml2-dev
   # peers the interop tests run against
