@@ -38,7 +38,7 @@ let package = Package(
         // libyaml wrapper: ordered YAML nodes for specs (no Foundation).
         .target(name: "YAML", dependencies: ["CYAML", "FlashsmithCore"], swiftSettings: strict),
         // Flash: UBI images (writer as ubinize, reader for any), raw NAND images with OOB and ECC, UBIFS.
-        .target(name: "Flash", dependencies: ["FlashsmithCore", "CLZO", "CZlib", "CZstd"], swiftSettings: strict),
+        .target(name: "Flash", dependencies: ["FlashsmithCore", "CLZO", "CZlib", "CZstd", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         // libmtd wrapper: MTD character devices (erase blocks, bad blocks, read/erase/write).
         .target(name: "MTD", dependencies: ["CMTD", "FlashsmithCore", "Flash"], swiftSettings: strict),
         // U-Boot environment: blobs, text syntaxes, fw_env.config, stores (file, MTD), default env.
@@ -52,7 +52,7 @@ let package = Package(
         // binaries with their libraries) and written as a folder, tar or cpio, without root.
         .target(
             name: "RootFS",
-            dependencies: ["CLinux", "FlashsmithCore", "Archive", "YAML", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["CLinux", "FlashsmithCore", "Archive", "Flash", "YAML", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
         // Boards: one description of the flash (geometry, partitions) and everything derived from it.

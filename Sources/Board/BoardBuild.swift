@@ -434,33 +434,21 @@ public enum BoardBuild {
         try out.commit()
     }
 
-    /// UBIFS from a rootfs spec: the tree written beside (no device nodes), and a device table that
-    /// gives mkfs.ubifs every entry's owner and mode and makes the nodes: what the manifest says,
-    /// without root.
+    /// UBIFS from a rootfs spec, by Flashsmith's own writer straight from the manifest (owners,
+    /// modes, device nodes, xattrs and times as the manifest says, no staging tree, no root):
+    /// LZO, the volume's LEB geometry, room for every LEB the partition has, and space fixup so
+    /// the kernel fixes the free space of a raw-programmed image at its first mount.
     static func makeUBIFS(_ b: BoardLayout, spec: String, work: String, name: String, geometry g: UBIGeometry, maxLEBs: Int, options o: Options) throws -> String {
         let m = try BoardBootImages.rootfsManifest(b, spec: spec, skeletonPaths: o.skeletonPaths)
-        let tree = "\(work)/\(name).tree"
-        _ = try DirectoryOutput.write(m, to: tree, deviceNodes: false, marker: nil)
-        var table = "# device table for mkfs.ubifs from \(spec) (flashsmith)\n"
-        for e in m.sorted() where e.path != "/" {
-            let owner = "\(String(e.mode, radix: 8)) \(e.uid) \(e.gid)"
-            switch e.kind {
-            case .directory: table += "\(e.path) d \(owner) - - - - -\n"
-            case .file: table += "\(e.path) f \(owner) - - - - -\n"
-            case .charDevice: table += "\(e.path) c \(owner) \(e.major) \(e.minor) 0 0 -\n"
-            case .blockDevice: table += "\(e.path) b \(owner) \(e.major) \(e.minor) 0 0 -\n"
-            case .fifo: table += "\(e.path) p \(owner) 0 0 0 0 -\n"
-            case .symlink, .hardlink, .socket: continue
-            }
-        }
-        let tablePath = "\(work)/\(name).devtable"
-        try AtomicFile.write(Array(table.utf8), to: tablePath)
         let image = "\(work)/\(name).ubifs"
-        let r = try ExternalTool.run(
-            unchecked: "mkfs.ubifs",
-            ["-m", String(g.minIOSize), "-e", String(g.lebSize), "-c", String(maxLEBs), "-x", "lzo", "-F", "-r", tree, "-D", tablePath, "-o", image]
-        )
-        guard r.status == 0 else { throw Failure(message: "mkfs.ubifs for \(spec) failed: \(String(decoding: r.stderr, as: UTF8.self).split(separator: "\n").last ?? "")") }
+        var options = UBIFSOptions(minIOSize: g.minIOSize, lebSize: g.lebSize, maxLEBCount: maxLEBs)
+        options.compression = .lzo
+        options.spaceFixup = true
+        do {
+            try UBIFSOutput.write(m, to: image, options: options)
+        } catch let e as UBIFSWriter.Failure {
+            throw Failure(message: "UBIFS for \(spec): \(e.message)")
+        }
         return image
     }
 }

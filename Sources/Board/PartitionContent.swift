@@ -9,7 +9,7 @@ import YAML
 /// content:                                          # a UBI image
 ///   ubi:
 ///     - name: rootfs
-///       ubifs: rootfs.yaml        # UBIFS from a rootfs spec (mkfs.ubifs, owners/modes/devices from the manifest)
+///       ubifs: rootfs.yaml        # UBIFS from a rootfs spec (Flashsmith's writer, everything from the manifest)
 ///       autoresize: true          # or size: 64MiB
 ///     - name: data
 ///       size: 16MiB               # empty; or file: data.img; type: static for read-only data

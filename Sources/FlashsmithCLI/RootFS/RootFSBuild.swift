@@ -1,4 +1,5 @@
 import Archive
+import Flash
 import ArgumentParser
 import FlashsmithCore
 import RootFS
@@ -24,6 +25,7 @@ extension RootFSCommand {
 
         @OptionGroup var layers: RootFSLayerOptions
         @OptionGroup var out: RootFSOutputOptions
+        @OptionGroup(title: "UBIFS output (-o x.ubifs), as mkfs.ubifs") var ubifs: UBIFSGeometryOptions
         @OptionGroup var json: JSONOption
 
         func validate() throws {
@@ -32,19 +34,35 @@ extension RootFSCommand {
 
         func run() throws {
             let (kind, compression) = try out.resolve()
+            if kind != .ubifs && ubifs.given {
+                throw ValidationError("-m/-e/-c/-x and the other UBIFS options apply to a UBIFS output (-o x.ubifs or --format ubifs), not to \(kind.rawValue)")
+            }
+            // Checked before the layers are applied: a missing -c fails at once.
+            let geometry = kind == .ubifs ? try ubifs.options() : nil
             let manifest = try layers.spec(file: spec).build()
-            try RootFSCommand.write(manifest, kind: kind, compression: compression, level: out.level, to: out.output, force: out.force, json: json.json)
+            try RootFSCommand.write(manifest, kind: kind, compression: compression, level: out.level, to: out.output, force: out.force, json: json.json, ubifs: geometry)
         }
     }
 
     /// Writes a manifest and prints the report (shared by build and nfsroot).
     /// A folder output replaces a folder only when it is empty or Flashsmith wrote it, unless `force`.
-    static func write(_ m: Manifest, kind: RootFSOutputOptions.Kind, compression: ArchiveCompression, level: Int?, to path: String, force: Bool = false, json: Bool, extra: [(String, JSON)] = []) throws {
+    static func write(
+        _ m: Manifest, kind: RootFSOutputOptions.Kind, compression: ArchiveCompression, level: Int?, to path: String, force: Bool = false, json: Bool,
+        extra: [(String, JSON)] = [], ubifs: UBIFSOptions? = nil
+    ) throws {
         var entries = 0
         var bytes = 0
         var notes = m.notes
         var mtree: String?
+        var extra = extra
         switch kind {
+        case .ubifs:
+            guard let ubifs else { throw ValidationError("a UBIFS output needs -m, -e and -c") }
+            let r = try UBIFSOutput.write(m, to: path, options: ubifs)
+            entries = m.count
+            bytes = m.sorted().reduce(0) { $0 + ($1.kind == .file ? $1.size : 0) }
+            notes.append("UBIFS: \(r.lebCount) of \(r.maxLEBCount) LEBs of \(r.lebSize) bytes (\(r.imageSize) bytes), \(r.bigLPT ? "big" : "small") LPT model, UUID \(r.uuidString)")
+            extra += [("lebCount", .int(r.lebCount)), ("lebSize", .int(r.lebSize)), ("bigLPT", .bool(r.bigLPT)), ("uuid", .string(r.uuidString)), ("imageBytes", .int(r.imageSize))]
         case .dir:
             let r = try DirectoryOutput.write(m, to: path, force: force, command: invocation())
             entries = r.entries

@@ -7,10 +7,10 @@ import FlashsmithCore
 /// format Flashsmith does not write (`x.squashfs`, `x.ext4`, `x.cpio.lzo`): an error listing the
 /// ones it does, so such a name never silently becomes a folder.
 public enum RootFSOutputKind: String, Sendable, CaseIterable {
-    case dir, tar, cpio
+    case dir, tar, cpio, ubifs
 
     /// What Flashsmith writes, for messages.
-    public static let written = "a folder (a name without an extension, or ending in /), .tar or .cpio, optionally compressed (.gz .xz .zst .lz4 .bz2; .tgz .txz .tzst .tbz2)"
+    public static let written = "a folder (a name without an extension, or ending in /), .tar or .cpio, optionally compressed (.gz .xz .zst .lz4 .bz2; .tgz .txz .tzst .tbz2), or .ubifs"
 
     /// The kind and compression a name says. `format` (`--format`) wins over the name's extension;
     /// the compression still comes from the name unless `compression` says.
@@ -36,6 +36,8 @@ public enum RootFSOutputKind: String, Sendable, CaseIterable {
             byName = .tar
         } else if name.hasSuffix(".cpio") {
             byName = .cpio
+        } else if name.hasSuffix(".ubifs") && compressionSuffix.isEmpty {
+            byName = .ubifs
         } else if !compressionSuffix.isEmpty {
             guard format != nil else {
                 throw RootFSError(path: path, message: "'\(compressionSuffix)' compresses an archive, and the name says none (expected .tar\(compressionSuffix) or .cpio\(compressionSuffix)); Flashsmith writes \(written); or say --format", category: .usage)
@@ -43,7 +45,7 @@ public enum RootFSOutputKind: String, Sendable, CaseIterable {
             byName = nil
         } else if let ext = extensionOf(name) {
             guard format != nil else {
-                throw RootFSError(path: path, message: "'.\(ext)' names no format Flashsmith writes; it writes \(written); or say --format dir|tar|cpio", category: .usage)
+                throw RootFSError(path: path, message: "'.\(ext)' names no format Flashsmith writes; it writes \(written); or say --format dir|tar|cpio|ubifs", category: .usage)
             }
             byName = nil
         } else {
@@ -53,6 +55,9 @@ public enum RootFSOutputKind: String, Sendable, CaseIterable {
         let comp = given ?? detected
         if kind == .dir && comp != .none {
             throw RootFSError(path: path, message: "a folder output cannot be compressed: say --format tar or cpio, or drop the compression", category: .usage)
+        }
+        if kind == .ubifs && comp != .none {
+            throw RootFSError(path: path, message: "a UBIFS image compresses its own data nodes: say -x/--compr lzo|zlib|zstd|favor_lzo|none instead of '\(comp.rawValue)'", category: .usage)
         }
         return (kind, comp)
     }
