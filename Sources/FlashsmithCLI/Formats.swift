@@ -15,6 +15,7 @@ let registeredFormats: [any InspectableFormat.Type] = [
     EnvFormat.self,
     RootFSArchiveFormat.self,
     UBIFormat.self,
+    UBIFSFormat.self,
     NANDRawFormat.self,
     FlashImageFormat.self,
 ]

@@ -7,7 +7,7 @@ extension RootFSCommand {
     struct Diff: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "diff",
-            abstract: "Compare two root filesystems (archives, folders or specs) entry by entry, contents included.",
+            abstract: "Compare two root filesystems (archives, folders, UBIFS or UBI images, or specs) entry by entry, contents included.",
             discussion: "Prints '- entry' (only in A), '+ entry' (only in B) and '~ path field: a -> b'. Exits 0 when they are the same, 1 when they differ."
         )
 
@@ -19,12 +19,13 @@ extension RootFSCommand {
         @Flag(name: .long, help: "Do not compare modification times.")
         var ignoreTimes = false
 
+        @OptionGroup var ubifs: UBIFSVolumeOption
         @OptionGroup var layers: RootFSLayerOptions
         @OptionGroup var json: JSONOption
 
         func run() throws {
-            let a = try RootFSCommand.listing(first, layers: layers, digests: true)
-            let b = try RootFSCommand.listing(second, layers: layers, digests: true)
+            let a = try RootFSCommand.listing(first, layers: layers, volume: ubifs.volume, digests: true)
+            let b = try RootFSCommand.listing(second, layers: layers, volume: ubifs.volume, digests: true)
             let d = ListingDiff(a, b, times: !ignoreTimes)
             try output(json.json ? d.json.encoded() + "\n" : d.text)
             if !d.changes.isEmpty { throw DiffersExit() }
