@@ -743,6 +743,50 @@ def _rootfs_tar(ctx: Ctx) -> Row:
     )
 
 
+UBIFS_GEOMETRY = ["-m", "2048", "-e", "126976", "-c", "4000"]
+UBIFS_DEVICES = "/dev d 755 0 0 - - - - -\n/dev/console c 600 0 0 5 1 - - -\n/dev/null c 666 0 0 1 3 - - -\n/dev/ttyS c 660 0 5 4 64 0 1 4\n"
+
+
+def _rootfs_ubifs(ctx: Ctx, compressor: str) -> Row:
+    """The bench tree to UBIFS: flashsmith from the manifest vs mkfs.ubifs from the staged tree
+    under fakeroot with the device table, the same geometry and compressor."""
+    tree, peer = rootfs_tree(ctx)
+    table = write_if_changed(ctx.inputs / "ubifs-devices.txt", UBIFS_DEVICES.encode())
+    fs, other = ctx.file(f"flashsmith-{compressor}.ubifs"), ctx.file(f"mkfs-{compressor}.ubifs")
+    os.environ["SOURCE_DATE_EPOCH"] = "1700000000"
+
+    def check(_: dict) -> tuple[bool, str]:
+        a, b = Path(fs).stat().st_size, Path(other).stat().st_size
+        # Each image's node bytes (the master node's used space + index size, at LEB 1).
+        def used(p: str) -> int:
+            with open(p, "rb") as f:
+                f.seek(126976)
+                m = f.read(512)
+            return int.from_bytes(m[96:104], "little") + int.from_bytes(m[72:80], "little")
+        ua, ub = used(fs), used(other)
+        return ua <= ub * 1.02, f"node bytes: flashsmith {ua:,}, mkfs.ubifs {ub:,} ({(ua - ub) / ub * 100:+.2f} %); images {a:,} vs {b:,} bytes"
+
+    return Row(
+        commands=[
+            Cmd("flashsmith", [ctx.flashsmith, "rootfs", "build", "--busybox", "/bin/busybox", "--overlay", str(tree), "--devices", str(table), "-o", fs, "-x", compressor, *UBIFS_GEOMETRY]),
+            Cmd("fakeroot+mkfs.ubifs", ["fakeroot", "--", "mkfs.ubifs", "-r", str(peer), "-D", str(table), "-o", other, "-x", compressor, *UBIFS_GEOMETRY]),
+        ],
+        describe=f"~200 MiB text-like data in 20,000 files + busybox and its links + a device table -> UBIFS, {compressor}, 2 KiB pages, 124 KiB LEBs",
+        check=check,
+        bytes_in=sum(f.stat().st_size for f in tree.rglob("*.txt")),
+    )
+
+
+@row("rootfs-ubifs-lzo", runs=3, help="busybox + 20,000 files (~200 MiB) -> UBIFS (lzo): flashsmith rootfs build vs fakeroot mkfs.ubifs -D")
+def _rootfs_ubifs_lzo(ctx: Ctx) -> Row:
+    return _rootfs_ubifs(ctx, "lzo")
+
+
+@row("rootfs-ubifs-zstd", runs=3, help="busybox + 20,000 files (~200 MiB) -> UBIFS (zstd): flashsmith rootfs build vs fakeroot mkfs.ubifs -D")
+def _rootfs_ubifs_zstd(ctx: Ctx) -> Row:
+    return _rootfs_ubifs(ctx, "zstd")
+
+
 # --------------------------------------------------------------------------------------------
 # UBI
 

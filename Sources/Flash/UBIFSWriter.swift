@@ -183,8 +183,9 @@ extension UBIFSWriter {
             }
             let maxFanout = (o.lebSize - UBIFSMedia.indexNodeSize) / (UBIFSMedia.branchSize + UBIFSMedia.maxKeyLength)
             guard o.fanout >= UBIFSMedia.minFanout, o.fanout <= maxFanout else { throw fail("fanout \(o.fanout): expected \(UBIFSMedia.minFanout)…\(maxFanout)") }
-            guard o.orphanLEBs >= UBIFSMedia.minOrphanLEBs, o.orphanLEBs < o.maxLEBCount - UBIFSMedia.minLEBCount else {
-                throw fail("orphan LEBs \(o.orphanLEBs): expected \(UBIFSMedia.minOrphanLEBs)…\(o.maxLEBCount - UBIFSMedia.minLEBCount - 1)")
+            guard o.orphanLEBs >= UBIFSMedia.minOrphanLEBs else { throw fail("orphan LEBs \(o.orphanLEBs): expected at least \(UBIFSMedia.minOrphanLEBs)") }
+            guard o.orphanLEBs < o.maxLEBCount - UBIFSMedia.minLEBCount else {
+                throw fail("max. LEB count \(o.maxLEBCount): too few for \(o.orphanLEBs) orphan LEB(s): expected at least \(UBIFSMedia.minLEBCount + o.orphanLEBs + 1)")
             }
             guard (1...99).contains(o.favorLZOPercent) else { throw fail("favor-LZO percent \(o.favorLZOPercent): expected 1…99") }
             guard o.reservedBytes >= 0, o.reservedBytes < o.lebSize * o.maxLEBCount / 2 else { throw fail("reserved space \(o.reservedBytes): expected less than half the volume") }
@@ -200,8 +201,9 @@ extension UBIFSWriter {
             maxBudBytes = bud
             let minLog = Self.minLogLEBs(maxBudBytes: bud, lebSize: o.lebSize, minIOSize: max(o.minIOSize, 8))
             let log = o.logLEBs ?? minLog + 2
-            guard log >= UBIFSMedia.minLogLEBs, log < o.maxLEBCount - UBIFSMedia.minLEBCount else {
-                throw fail("log LEBs \(log): expected \(UBIFSMedia.minLogLEBs)…\(o.maxLEBCount - UBIFSMedia.minLEBCount - 1)")
+            guard log >= UBIFSMedia.minLogLEBs else { throw fail("log LEBs \(log): expected at least \(UBIFSMedia.minLogLEBs)") }
+            guard log < o.maxLEBCount - UBIFSMedia.minLEBCount else {
+                throw fail("max. LEB count \(o.maxLEBCount): too few for \(log) log LEBs: expected at least \(UBIFSMedia.minLEBCount + log + 1)")
             }
             guard log >= minLog else { throw fail("log LEBs \(log): a \(bud)-byte journal needs at least \(minLog)") }
             logLEBs = log
