@@ -10,12 +10,18 @@ import Glibc
 public struct UBIFSLEBSource: Sendable {
     public var path: String
     public var lebSize: Int
-    /// File offset of each LEB's first byte, or nil where no PEB holds it.
-    var offsets: [Int?]
+    public var lebCount: Int
+    /// A UBI volume: the file offset of each mapped LEB's first byte (nil: LEBs back to back).
+    var map: [Int: Int]?
     /// "volume 'rootfs' (id 0) of a UBI image", or "" for a plain image: where errors say the LEB is.
     public var container: String
 
-    public var lebCount: Int { offsets.count }
+    /// Where LEB `lnum` starts in the file, or nil when nothing is mapped to it (it reads erased).
+    func offset(of lnum: Int) -> Int? {
+        guard lnum >= 0, lnum < lebCount else { return nil }
+        guard let map else { return lnum * lebSize }
+        return map[lnum]
+    }
 
     /// Bytes of a UBIFS superblock (magic, then type 6 at byte 20): what tells a plain image.
     public static func looksLikeUBIFS(_ prefix: some RandomAccessCollection<UInt8>) -> Bool {
@@ -47,14 +53,13 @@ public struct UBIFSLEBSource: Sendable {
         // grows the file system to its volume): the file's LEBs count too.
         let inFile = size / leb + (size % leb == 0 ? 0 : 1)
         let total = max(count, min(inFile, 1 << 24))
-        return UBIFSLEBSource(path: path, lebSize: leb, offsets: (0..<total).map { $0 * leb }, container: "")
+        return UBIFSLEBSource(path: path, lebSize: leb, lebCount: total, map: nil, container: "")
     }
 
     /// The volumes of a UBI image that hold UBIFS (their LEB 0 starts with a superblock).
     public static func ubifsVolumes(_ info: UBIImageInfo) throws -> [UBIImageInfo.Volume] {
         try info.volumes.filter { v in
-            guard v.record.volType == UBIMedia.dynamicVolume, let src = try? volume(info, v) else { return false }
-            guard let first = src.offsets.first, let o = first else { return false }
+            guard v.record.volType == UBIMedia.dynamicVolume, let src = try? volume(info, v), let o = src.offset(of: 0) else { return false }
             return looksLikeUBIFS(try FileIO.read(info.path, offset: o, count: 24))
         }
     }
@@ -79,7 +84,7 @@ public struct UBIFSLEBSource: Sendable {
             best[lnum] = (sqnum, n * info.pebSize + info.dataOffset)
         }
         let where_ = "volume '\(volume.name)' (id \(volume.id)) of a UBI image"
-        return UBIFSLEBSource(path: info.path, lebSize: leb, offsets: (0..<reserved).map { best[$0]?.offset }, container: where_)
+        return UBIFSLEBSource(path: info.path, lebSize: leb, lebCount: reserved, map: best.mapValues(\.offset), container: where_)
     }
 
     /// The source for `path`: a plain UBIFS image, or the UBIFS volume of a UBI image (`volume` names

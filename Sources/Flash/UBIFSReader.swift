@@ -80,7 +80,7 @@ public final class UBIFSReader {
         }
         guard lnum >= 0, lnum < source.lebCount else { throw UBIFSFailure("\(name): LEB \(lnum): expected a LEB below \(source.lebCount)") }
         var bytes = [UInt8](repeating: 0xFF, count: source.lebSize)
-        if let base = source.offsets[lnum] {
+        if let base = source.offset(of: lnum) {
             var got = 0
             while got < bytes.count {
                 let r = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + got, $0.count - got, off_t(base + got)) }
@@ -146,7 +146,13 @@ public final class UBIFSReader {
             throw UBIFSFailure("\(where_(loc.lnum, loc.offset)): a node of \(loc.length) bytes: expected it inside a \(source.lebSize)-byte LEB of \(source.lebCount), 8-byte aligned")
         }
         let b = try leb(loc.lnum)
-        if let p = headerProblem(b, loc.offset, length: loc.length) { throw UBIFSFailure("\(where_(loc.lnum, loc.offset)): \(p)") }
+        if let p = headerProblem(b, loc.offset, length: loc.length) {
+            let end = Int(lseek(fd, 0, SEEK_END))
+            if let base = source.offset(of: loc.lnum), base + loc.offset >= end {
+                throw UBIFSFailure("\(where_(loc.lnum, loc.offset)): expected a node, found the end of the file (\(end) bytes): truncated?")
+            }
+            throw UBIFSFailure("\(where_(loc.lnum, loc.offset)): \(p)")
+        }
         if let type, b[loc.offset + 20] != type.rawValue {
             throw UBIFSFailure("\(where_(loc.lnum, loc.offset)): expected a \(type.name) node, found \(Self.typeName(b[loc.offset + 20]))")
         }

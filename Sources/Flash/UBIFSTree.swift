@@ -295,7 +295,8 @@ extension UBIFSReader {
             try zeroFill(to: start)
             let got = try dataBlock(loc, inode: n, block: b, into: &block)
             let count = Int(min(bs, size - start))
-            for i in got..<count { block[i] = 0 }
+            // A node may hold more than the file's size leaves of its block (the kernel ignores it).
+            if got < count { for i in got..<count { block[i] = 0 } }
             try block.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
             next = start + UInt64(count)
         }

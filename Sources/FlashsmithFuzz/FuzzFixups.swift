@@ -66,6 +66,24 @@ public enum FuzzFixups {
         }
     }
 
+    /// UBIFS: the CRC of every node (magic at an 8-byte boundary, length inside the input), then
+    /// the UBI headers when the input is a UBI image.
+    public static func ubifs(_ b: inout [UInt8], _ rng: inout FuzzRandom) {
+        let magic: [UInt8] = [0x31, 0x18, 0x10, 0x06]
+        var o = 0
+        while o + 24 <= b.count {
+            if b[o..<(o + 4)].elementsEqual(magic) {
+                let len = Int(b[o + 16]) | Int(b[o + 17]) << 8 | Int(b[o + 18]) << 16 | Int(b[o + 19]) << 24
+                if len >= 24, len <= b.count - o {
+                    let crc = CRC32.raw(b[(o + 8)..<(o + len)], seed: 0xFFFF_FFFF)
+                    for i in 0..<4 { b[o + 4 + i] = UInt8(truncatingIfNeeded: crc >> (8 * UInt32(i))) }
+                }
+            }
+            o += 8
+        }
+        if b.starts(with: Array("UBI#".utf8)) { ubi(&b, &rng) }
+    }
+
     static func fixUBIHeader(_ b: inout [UInt8], at o: Int) {
         put32(UBIMedia.crc(b[o..<(o + UBIMedia.headerCRCSize)]), into: &b, at: o + UBIMedia.headerCRCSize, bigEndian: true)
     }

@@ -29,7 +29,7 @@ public enum FuzzTargets {
     public static func named(_ name: String) -> FuzzTarget? { all.first { $0.name == name } }
 
     public static let all: [FuzzTarget] = [
-        envBlob, envText, fwEnvConfig, uImage, fit, dtb, its, fitYAML, ubi, nandRaw, flashImage, inspect, archive, archiveCompressed, deb, elf, busybox,
+        envBlob, envText, fwEnvConfig, uImage, fit, dtb, its, fitYAML, ubi, ubifs, nandRaw, flashImage, inspect, archive, archiveCompressed, deb, elf, busybox,
         kconfig, ubinize, deviceTable, usersTable, yaml, board, rootfsSpec, byteSize, cliOptions,
     ]
 
@@ -204,6 +204,21 @@ public enum FuzzTargets {
         _ = try UBIImageInfo.read(p)
     }
 
+    /// Files longer than this are not streamed (a mutated size of 2 TiB of holes is all zeros, slowly).
+    static let ubifsStreamLimit: UInt64 = 16 << 20
+
+    static let ubifs = FuzzTarget(
+        "ubifs", "UBIFS images, plain and in UBI (superblock, masters, index, journal replay, listing, every file streamed, inspect)",
+        headerWindow: 4096, dictionary: ["\u{31}\u{18}\u{10}\u{06}", "UBI#", "UBI!"], fixup: FuzzFixups.ubifs
+    ) { bytes, s in
+        let p = try s.write(bytes, "root.ubifs")
+        _ = UBIFSFormat.probe(path: p, prefix: Array(bytes.prefix(FormatRegistry.probeSize)), fileSize: bytes.count)
+        let r = try UBIFSReader(path: p)
+        for e in try r.entries() where e.kind == .file && e.size <= ubifsStreamLimit {
+            try r.readFile(e) { _ in }
+        }
+    }
+
     static let nandRaw = FuzzTarget("nand-raw", "raw NAND images with OOB (inspect: geometry, ECC, bad blocks)", headerWindow: 4096, dictionary: ["UBI#"]) { bytes, s in
         let p = try s.write(bytes, "nand.raw")
         guard NANDRawFormat.probe(path: p, prefix: Array(bytes.prefix(FormatRegistry.probeSize)), fileSize: bytes.count) != nil else { throw Refused() }
@@ -216,12 +231,13 @@ public enum FuzzTargets {
 
     /// The formats `flashsmith inspect` tries, in its order (FlashsmithCLI/Formats.swift).
     static let inspectFormats: [any InspectableFormat.Type] = [
-        UImageFormat.self, FITFormat.self, DTBFormat.self, EnvFormat.self, RootFSArchiveFormat.self, UBIFormat.self, NANDRawFormat.self, FlashImageFormat.self,
+        UImageFormat.self, FITFormat.self, DTBFormat.self, EnvFormat.self, RootFSArchiveFormat.self, UBIFormat.self, UBIFSFormat.self, NANDRawFormat.self,
+        FlashImageFormat.self,
     ]
 
     static let inspect = FuzzTarget(
         "inspect", "flashsmith inspect: every format's probe on every kind of input",
-        seeds: ["uimage", "fit", "dtb", "env-blob", "archive", "ubi", "nand-raw", "flash-image"], headerWindow: 256
+        seeds: ["uimage", "fit", "dtb", "env-blob", "archive", "ubi", "ubifs", "nand-raw", "flash-image"], headerWindow: 256
     ) { bytes, s in
         let p = try s.write(bytes, "input")
         _ = try FormatRegistry(inspectFormats).inspect(path: p).text

@@ -211,6 +211,35 @@ vol_alignment=4096
 mode=static
 EOF
 
+# ---------------------------------------------------------------- UBIFS (mkfs.ubifs, ubinize)
+# A small tree with every kind of entry (devices from a table), the smallest LEBs (15 KiB, 8-byte
+# I/O): lzo with the "test" key hash, zstd, and zlib inside a UBI volume (16 KiB PEBs).
+mkdir -p ubifs-tree/d/e ubifs-tree/dev
+printf 'hello\n' > ubifs-tree/a
+bytes 5000 3 > ubifs-tree/d/random
+python3 -c 'import sys; sys.stdout.write("".join("row %d of a text\n" % i for i in range(600)))' > ubifs-tree/d/e/text
+ln -s a ubifs-tree/link
+ln -s "$(printf 'x%.0s' $(seq 1 200))" ubifs-tree/long-link
+ln ubifs-tree/a ubifs-tree/d/hard
+mkfifo ubifs-tree/fifo
+: > ubifs-tree/empty
+truncate -s 70000 ubifs-tree/d/sparse
+chmod 4755 ubifs-tree/d/random
+find ubifs-tree -exec touch -h -d @1700000000 {} +
+printf '/dev/console c 600 0 0 5 1 0 0 -\n/dev/sda b 640 0 6 8 0 0 0 -\n' > ubifs-devices.txt
+mkfs.ubifs -r ubifs-tree -D ubifs-devices.txt -m 8 -e 15360 -c 64 -x lzo -k test -o ubifs-lzo.ubifs
+mkfs.ubifs -r ubifs-tree -D ubifs-devices.txt -m 8 -e 15360 -c 64 -x zstd -o ubifs-zstd.ubifs
+mkfs.ubifs -r ubifs-tree -D ubifs-devices.txt -m 8 -e 16256 -c 64 -x zlib -o ubifs-zlib.ubifs
+printf '[rootfs]\nmode=ubi\nvol_id=0\nvol_name=rootfs\nvol_size=400KiB\nimage=ubifs-zlib.ubifs\n' > ubifs.ini
+ubinize -o ubifs-in-ubi.img -p 16KiB -m 8 -Q 3 ubifs.ini
+seed ubifs ubifs-lzo.ubifs lzo-test-hash.ubifs
+seed ubifs ubifs-zstd.ubifs zstd.ubifs
+seed ubifs ubifs-in-ubi.img zlib-in-ubi.img
+# Uncommitted changes on top (a log reference and a bud LEB, as Linux leaves them before a commit).
+cp ubifs-zstd.ubifs ubifs-journal.ubifs
+python3 "$here/add-ubifs-journal.py" ubifs-journal.ubifs 15360
+seed ubifs ubifs-journal.ubifs zstd-journal.ubifs
+
 # ---------------------------------------------------------------- raw NAND with OOB (flashsmith nand raw)
 bytes 40000 3 > main.bin
 if [ -x "$flashsmith" ]; then
