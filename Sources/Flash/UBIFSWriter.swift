@@ -697,9 +697,11 @@ extension UBIFSWriter {
 // MARK: - Batches: data blocks compressed on every core, laid out in order
 
 extension UBIFSWriter {
-    /// Nodes waiting to be placed, in order. Data blocks are read into `input` and compressed
-    /// all at once when the batch is full or the tree ends; inodes and entries wait their turn so
-    /// the order (and so every sequence number and position) does not depend on the batching.
+    /// Nodes waiting to be placed, in order. Data blocks are read into a batch's input and
+    /// compressed (and sealed) on every core when the batch is full or the tree ends; inodes and
+    /// entries wait their turn, so the order (and so every sequence number and position) does not
+    /// depend on the batching. Two batches are in flight: while one compresses, the previous one
+    /// is placed and the next one read, so reading and writing overlap the compression.
     struct Batch {
         enum Item {
             case node([UInt8], UBIFSMedia.NodeType, UBIFSMedia.Key, [UInt8]?)
@@ -710,14 +712,7 @@ extension UBIFSWriter {
         static let capacity = 1024  // blocks per batch: 4 MiB in, about 4 MiB out
         static let slot = UBIFSMedia.maxDataNodeSize + 1024
 
-        let options: UBIFSOptions
-        var items: [Item] = []
-        let buffers = Buffers()
-        var used = 0
-        var blocks = 0
-        let pool: CompressorPool
-
-        /// The batch's input blocks and output nodes.
+        /// A batch's input blocks and output nodes.
         final class Buffers: @unchecked Sendable {
             let input = UnsafeMutableRawBufferPointer.allocate(byteCount: Batch.capacity * UBIFSMedia.blockSize, alignment: 64)
             let output = UnsafeMutableRawBufferPointer.allocate(byteCount: Batch.capacity * Batch.slot, alignment: 64)
@@ -729,6 +724,25 @@ extension UBIFSWriter {
                 lengths.deallocate()
             }
         }
+
+        /// A batch handed to the workers: placed once `done` is signalled.
+        struct InFlight {
+            var items: [Item]
+            var sqnums: [UInt64]
+            var buffers: Buffers
+            var done: DispatchGroup
+        }
+
+        let options: UBIFSOptions
+        var items: [Item] = []
+        var buffers = Buffers()
+        var spare: Buffers?
+        var used = 0
+        var blocks = 0
+        var inFlight: InFlight?
+        /// The last sequence number given to a started batch's items.
+        var sqnum: UInt64 = 0
+        let pool: CompressorPool
 
         init(options: UBIFSOptions) {
             self.options = options
@@ -743,7 +757,7 @@ extension UBIFSWriter {
             items.append(.inode(i))
         }
 
-        /// Streams the file's bytes into 4 KiB blocks; a full batch is written out mid-file.
+        /// Streams the file's bytes into 4 KiB blocks; a full batch goes to the workers mid-file.
         mutating func addFile(_ e: UBIFSEntry, inode: UInt64, content: UBIFSEntry.Content, layout: inout Layout) throws {
             var block: UInt32 = 0
             var filled = 0  // bytes in the current block
@@ -751,7 +765,7 @@ extension UBIFSWriter {
             try content { chunk in
                 var rest = chunk
                 while !rest.isEmpty {
-                    if filled == 0, blocks == Self.capacity { try finish(into: &layout) }
+                    if filled == 0, blocks == Self.capacity { try rotate(into: &layout) }
                     let n = min(UBIFSMedia.blockSize - filled, rest.count)
                     (buffers.input.baseAddress! + used + filled).copyMemory(from: rest.baseAddress!, byteCount: n)
                     filled += n
@@ -774,69 +788,105 @@ extension UBIFSWriter {
             guard total == e.size else { throw Failure("\(e.path): expected \(e.size) bytes, read \(total)") }
         }
 
-        /// Compresses every block of the batch on every core, then places the items in order.
+        /// The current batch to the workers; the one before it placed meanwhile; reading goes on
+        /// into its buffers.
+        mutating func rotate(into layout: inout Layout) throws {
+            let previous = inFlight
+            inFlight = start()
+            if let previous {
+                try place(previous, into: &layout)
+                spare = previous.buffers
+            }
+            buffers = spare ?? Buffers()
+            spare = nil
+        }
+
+        /// Every batch placed.
         mutating func finish(into layout: inout Layout) throws {
-            let blockItems: [(Int, UInt64, UInt32, Int, Int)] = items.enumerated().compactMap { k, item in
-                if case let .block(inode, number, offset, count) = item { return (k, inode, number, offset, count) }
-                return nil
-            }
-            // Sequence numbers in item order, so workers can seal data nodes themselves.
+            let previous = inFlight
+            inFlight = items.isEmpty ? nil : start()
+            if let previous { try place(previous, into: &layout) }
+            if let last = inFlight { try place(last, into: &layout) }
+            inFlight = nil
+            layout.sqnum = sqnum
+        }
+
+        /// Gives the items their sequence numbers (an inode takes two: its creation number, then
+        /// its node's) and compresses and seals the data blocks on every core, in the background.
+        mutating func start() -> InFlight {
             var sqnums = [UInt64](repeating: 0, count: items.count)
-            var sq = layout.sqnum
-            for k in 0..<items.count {
-                if case .inode = items[k] { sq += 1 }  // its creation sqnum comes first
-                sq += 1
-                sqnums[k] = sq
-            }
-            let b = buffers
-            let pool = self.pool
-            let sqnumsCopy = sqnums
-            let per = 8
-            DispatchQueue.concurrentPerform(iterations: (blockItems.count + per - 1) / per) { chunk in
-                let c = pool.take()
-                defer { pool.give(c) }
-                for j in (chunk * per)..<min(chunk * per + per, blockItems.count) {
-                    let (k, inode, number, offset, count) = blockItems[j]
-                    let data = UnsafeRawBufferPointer(rebasing: b.input[offset..<(offset + count)])
-                    if Self.allZero(data) {
-                        b.lengths[j] = 0
-                        continue
-                    }
-                    let node = UnsafeMutableRawBufferPointer(rebasing: b.output[(j * Self.slot)..<((j + 1) * Self.slot)])
-                    let (compressor, stored) = c.compress(data, into: UnsafeMutableRawBufferPointer(rebasing: node[UBIFSMedia.dataNodeSize...]))
-                    UBIFSMedia.dataNodeHeader(node, key: .data(inode, block: number), size: count, compressor: compressor)
-                    let length = UBIFSMedia.dataNodeSize + stored
-                    UBIFSMedia.seal(node, type: .data, length: length, sqnum: sqnumsCopy[k])
-                    b.lengths[j] = length
-                }
-            }
-            var j = 0
+            var blockItems: [(k: Int, inode: UInt64, number: UInt32, offset: Int, count: Int)] = []
             for k in 0..<items.count {
                 switch items[k] {
-                case let .node(bytes, type, key, name):
-                    var b = bytes
-                    layout.sqnum = sqnums[k] - 1
-                    try layout.add(&b, type: type, key: key, name: name)
-                case var .inode(i):
-                    i.creationSqnum = sqnums[k] - 1
-                    layout.sqnum = sqnums[k] - 1
-                    var b = UBIFSMedia.inodeNode(i)
-                    try layout.add(&b, type: .inode, key: .inode(i.number))
-                    layout.inodes += 1
-                case let .block(inode, number, _, _):
-                    let length = b.lengths[j]
-                    if length > 0 {
-                        try layout.place(UnsafeRawBufferPointer(rebasing: b.output[(j * Self.slot)..<(j * Self.slot + length)]), key: .data(inode, block: number), name: nil)
-                        layout.dataNodes += 1
-                    }
-                    layout.sqnum = sqnums[k]
-                    j += 1
+                case .inode: sqnum += 2
+                case let .block(inode, number, offset, count):
+                    sqnum += 1
+                    blockItems.append((k, inode, number, offset, count))
+                case .node: sqnum += 1
                 }
+                sqnums[k] = sqnum
             }
-            layout.sqnum = sq
+            let b = buffers, pool = pool, numbers = sqnums, work = blockItems
+            let done = DispatchGroup()
+            done.enter()
+            DispatchQueue.global().async {
+                let per = 8
+                DispatchQueue.concurrentPerform(iterations: (work.count + per - 1) / per) { chunk in
+                    let c = pool.take()
+                    defer { pool.give(c) }
+                    for j in (chunk * per)..<min(chunk * per + per, work.count) {
+                        let x = work[j]
+                        b.lengths[j] = Self.seal(block: x, sqnum: numbers[x.k], compressor: c, buffers: b, slot: j)
+                    }
+                }
+                done.leave()
+            }
+            let flight = InFlight(items: items, sqnums: sqnums, buffers: b, done: done)
             items.removeAll(keepingCapacity: true)
             used = 0
             blocks = 0
+            return flight
+        }
+
+        /// One data node, compressed and sealed in its slot; 0 for a block of zeros (a hole).
+        static func seal(block x: (k: Int, inode: UInt64, number: UInt32, offset: Int, count: Int), sqnum: UInt64, compressor c: UBIFSCompressor, buffers b: Buffers, slot j: Int) -> Int {
+            let data = UnsafeRawBufferPointer(rebasing: b.input[x.offset..<(x.offset + x.count)])
+            if allZero(data) { return 0 }
+            let node = UnsafeMutableRawBufferPointer(rebasing: b.output[(j * slot)..<((j + 1) * slot)])
+            let (compressor, stored) = c.compress(data, into: UnsafeMutableRawBufferPointer(rebasing: node[UBIFSMedia.dataNodeSize...]))
+            UBIFSMedia.dataNodeHeader(node, key: .data(x.inode, block: x.number), size: x.count, compressor: compressor)
+            let length = UBIFSMedia.dataNodeSize + stored
+            UBIFSMedia.seal(node, type: .data, length: length, sqnum: sqnum)
+            return length
+        }
+
+        /// Waits for a batch's workers, then places its items in order.
+        func place(_ f: InFlight, into layout: inout Layout) throws {
+            f.done.wait()
+            var j = 0
+            for k in 0..<f.items.count {
+                switch f.items[k] {
+                case let .node(bytes, type, key, name):
+                    var node = bytes
+                    layout.sqnum = f.sqnums[k] - 1
+                    try layout.add(&node, type: type, key: key, name: name)
+                case var .inode(i):
+                    i.creationSqnum = f.sqnums[k] - 1
+                    layout.sqnum = f.sqnums[k] - 1
+                    var node = UBIFSMedia.inodeNode(i)
+                    try layout.add(&node, type: .inode, key: .inode(i.number))
+                    layout.inodes += 1
+                case let .block(inode, number, _, _):
+                    let length = f.buffers.lengths[j]
+                    if length > 0 {
+                        let at = j * Self.slot
+                        try layout.place(UnsafeRawBufferPointer(rebasing: f.buffers.output[at..<(at + length)]), key: .data(inode, block: number), name: nil)
+                        layout.dataNodes += 1
+                    }
+                    layout.sqnum = f.sqnums[k]
+                    j += 1
+                }
+            }
         }
 
         static func allZero(_ b: UnsafeRawBufferPointer) -> Bool {
