@@ -34,7 +34,7 @@ extension UBIFSReader {
 
     /// What `inspect` prints about the image: geometry, areas, compressor, LPT model, UUID, the
     /// master and journal, and the tree's counts.
-    public func describe() throws -> (lines: [(String, String)], json: JSON) {
+    public func describe() throws -> (lines: [(String, String)], json: JSON, counts: Counts) {
         let sb = superblock, m = master
         let c = counts(try entries())
         let lines: [(String, String)] = [
@@ -60,15 +60,37 @@ extension UBIFSReader {
             ("directories", .int(c.directories)), ("symlinks", .int(c.symlinks)), ("devices", .int(c.devices)), ("hardLinks", .int(c.hardLinkedNames)),
             ("xattrs", .int(c.xattrs)), ("problems", .array(problems.map { .string($0) })),
         ])
-        return (lines, json)
+        return (lines, json, c)
     }
 }
 
 /// The `inspect` registry entry for plain UBIFS images (a superblock node at offset 0). A UBI
-/// image holding UBIFS is UBI's entry; `rootfs ls` reads the volume.
+/// image holding UBIFS is UBI's entry, which adds ``describeVolumes(_:)``.
 public enum UBIFSFormat: InspectableFormat {
     public static let name = "ubifs"
     public static let summary = "UBIFS image"
+
+    /// One line and one JSON object per UBIFS volume of a UBI image: compressor, LPT model, UUID,
+    /// journal, the tree's counts and the CRCs (or why it cannot be read).
+    public static func describeVolumes(_ info: UBIImageInfo) -> (lines: [(String, String)], json: [JSON]) {
+        var lines: [(String, String)] = [], json: [JSON] = []
+        for v in (try? UBIFSLEBSource.ubifsVolumes(info)) ?? [] {
+            let key = "volume \(v.id) UBIFS"
+            do {
+                let r = try UBIFSReader(try UBIFSLEBSource.volume(info, v))
+                let d = try r.describe()
+                let c = d.counts
+                let sb = r.superblock
+                lines.append((key, "\(sb.defaultCompressor.name), \(sb.bigLPT ? "big" : "small") LPT, \(sb.lebCount) LEBs, UUID \(sb.uuidText), \(r.master.cleanlyUnmounted ? "clean" : "not cleanly unmounted"), \(r.buds.isEmpty ? "journal empty" : "\(r.buds.count) bud(s)"); \(c.files) files, \(c.directories) directories, \(c.entries) entries; CRCs \(r.problems.isEmpty ? "all good" : "\(r.problems.count) problem(s)")"))
+                if case let .object(fields) = d.json { json.append(.object([("volume", .int(v.id)), ("name", .string(v.name))] + fields)) }
+            } catch {
+                let message = (error as? UBIFSFailure)?.message ?? "\(error)"
+                lines.append((key, "unreadable: \(message)"))
+                json.append(.object([("volume", .int(v.id)), ("name", .string(v.name)), ("error", .string(message))]))
+            }
+        }
+        return (lines, json)
+    }
 
     public static func probe(path: String, prefix: [UInt8], fileSize: Int) -> FormatDescription? {
         guard UBIFSLEBSource.looksLikeUBIFS(prefix) else { return nil }

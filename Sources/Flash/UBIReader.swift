@@ -214,6 +214,10 @@ public enum UBIFormat: InspectableFormat {
 
     public static func probe(path: String, prefix: [UInt8], fileSize: Int) -> FormatDescription? {
         guard UBIImageInfo.looksLikeUBI(prefix), let info = try? UBIImageInfo.read(path) else { return nil }
-        return FormatDescription(format: name, title: "\(path): UBI image", lines: info.lines, json: info.json)
+        // UBIFS volumes are described too (UBIFSFormat.swift).
+        let ubifs = UBIFSFormat.describeVolumes(info)
+        var json = info.json
+        if case let .object(fields) = json { json = .object(fields + [("ubifs", .array(ubifs.json))]) }
+        return FormatDescription(format: name, title: "\(path): UBI image", lines: info.lines + ubifs.lines, json: json)
     }
 }

@@ -52,7 +52,7 @@ import TestSupport
     @Test func inspectDescribesUBIFS() throws {
         guard toolsAvailable("mkfs.ubifs", "ubinize"), filesAvailable(flashsmithPath) else { return }
         let dir = try TempDir()
-        let (_, ubifs, _) = try Self.images(dir)
+        let (_, ubifs, ubi) = try Self.images(dir)
         let text = try flashsmith("inspect", ubifs)
         #expect(text.status == 0, "\(text.err)")
         for s in ["UBIFS image", "LEB 126976 (0x1f000), min I/O 2048", "compressor: zstd", "LPT model:  small", "clean", "CRCs:", "all good", "3 files"] {
@@ -66,6 +66,13 @@ import TestSupport
         #expect(o["symlinks"] as? Int == 1)
         #expect(o["compressor"] as? String == "zstd")
         #expect((o["uuid"] as? String)?.count == 36)
+        // Inside a UBI image: each UBIFS volume gets a line (and an object under "ubifs").
+        let ubiText = try flashsmith("inspect", ubi)
+        #expect(ubiText.status == 0, "\(ubiText.err)")
+        #expect(ubiText.out.contains("volume 0 UBIFS: zstd, small LPT") && ubiText.out.contains("volume 1 UBIFS: zstd"), "\(ubiText.out)")
+        #expect(ubiText.out.contains("3 files, 3 directories"), "\(ubiText.out)")
+        let ubiJSON = try #require(try JSONSerialization.jsonObject(with: Data(try flashsmith("inspect", ubi, "--json").stdout)) as? [String: Any])
+        #expect((ubiJSON["ubifs"] as? [[String: Any]])?.compactMap { $0["name"] as? String } == ["rootfs", "backup"])
         // A corrupted copy is still recognised, and says where.
         var b = try readBytes(ubifs)
         // The first data node (type 1 after the magic 0x06101831, on an 8-byte boundary).
