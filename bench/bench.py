@@ -966,47 +966,63 @@ def _board_qemu_gzip(ctx: Ctx) -> Row:
     return board_qemu_row(ctx, gzip=True)
 
 
-@row("board-nandsim", runs=5, help="the nandsim board (128 MiB NAND, UBIFS rootfs): flashsmith build (OOB image included) vs fakeroot+mkfs.ubifs, ubinize, mkenvimage, mkimage -T script, genimage")
-def _board_nandsim(ctx: Ctx) -> Row:
+def board_nandsim_row(ctx: Ctx, tree: Optional[Path]) -> Row:
+    """The nandsim board as shipped (128 MiB), or with the bench's 20,000-file tree added to its
+    root filesystem on a 512 MiB chip of the same geometry. The peers: the same tree staged under
+    fakeroot, mkfs.ubifs with the geometry typed, ubinize, mkenvimage, mkimage, genimage."""
     repo = Path(__file__).resolve().parent.parent
-    d = ctx.inputs / "board-nandsim"
+    name = "board-nandsim" + ("-tree" if tree else "")
+    d = ctx.inputs / name
     shutil.rmtree(d, ignore_errors=True)
     d.mkdir(parents=True)
+    board = repo / "layouts" / "nandsim"
+    chip_mib, max_lebs = 128, 926
+    if tree:
+        # The shipped board on a 512 MiB chip (no READ ID bytes: no nandsim guest here), the tree overlaid.
+        board = d / "board"
+        shutil.copytree(repo / "layouts" / "nandsim", board)
+        y = (board / "board.yaml").read_text().replace("chip: 128MiB", "chip: 512MiB")
+        y = "\n".join(l for l in y.splitlines() if "id-bytes" not in l) + "\n"
+        (board / "board.yaml").write_text(y)
+        (board / "rootfs.yaml").write_text((board / "rootfs.yaml").read_text() + f"  - overlay: {tree}\n")
+        # 4022 PEBs in rootfs − 2 layout − 2 wear-levelling/EBA − 80 bad-block reserve (20 per 1024).
+        chip_mib, max_lebs = 512, 3938
     ref = d / "reference"
-    subprocess.run([ctx.flashsmith, "build", str(repo / "layouts" / "nandsim"), "-o", str(ref)], check=True, capture_output=True)
+    subprocess.run([ctx.flashsmith, "build", str(board), "-o", str(ref)], check=True, capture_output=True)
     fs, peer = ctx.file("flashsmith"), ctx.file("peer")
     (d / "ubinize.ini").write_text(f"[rootfs]\nmode=ubi\nvol_id=0\nvol_type=dynamic\nvol_name=rootfs\nvol_flags=autoresize\nimage={peer}.tmp/rootfs.ubifs\n")
     shutil.copy(ref / "uboot-env.txt", d / "env.txt")
     shutil.copy(ref / "flash.cmd", d / "flash.cmd")
-    (d / "genimage.cfg").write_text("""flash nandsim-128M {
+    rootfs_kib = chip_mib * 1024 - 1024 - 256 - 8192
+    (d / "genimage.cfg").write_text(f"""flash nandsim-{chip_mib}M {{
 \tpebsize = 131072
-\tnumpebs = 1024
+\tnumpebs = {chip_mib * 8}
 \tminimum-io-unit-size = 2048
 \tsub-page-size = 512
 \tvid-header-offset = 512
-}
-image nandsim.img {
-\tflash {}
-\tflashtype = "nandsim-128M"
-\tpartition u-boot {
+}}
+image nandsim.img {{
+\tflash {{}}
+\tflashtype = "nandsim-{chip_mib}M"
+\tpartition u-boot {{
 \t\tsize = 1M
-\t}
-\tpartition env {
+\t}}
+\tpartition env {{
 \t\timage = "env.img"
 \t\tsize = 128K
-\t}
-\tpartition env-redundant {
+\t}}
+\tpartition env-redundant {{
 \t\timage = "env.img"
 \t\tsize = 128K
-\t}
-\tpartition kernel {
+\t}}
+\tpartition kernel {{
 \t\tsize = 8M
-\t}
-\tpartition rootfs {
+\t}}
+\tpartition rootfs {{
 \t\timage = "rootfs.img"
-\t\tsize = 121600K
-\t}
-}
+\t\tsize = {rootfs_kib}K
+\t}}
+}}
 """)
     applets = subprocess.run(["/bin/busybox", "--list-full"], capture_output=True, text=True, check=True).stdout
     (d / "applets.txt").write_text("".join(a + "\n" for a in applets.split() if a != "bin/busybox"))
@@ -1014,12 +1030,12 @@ image nandsim.img {
 
     def check(_: dict) -> tuple[bool, str]:
         notes, ok = [], True
-        for name in ["nandsim.img", "env.img", "rootfs.img", "flash.scr"]:
-            a, b = Path(fs) / name, Path(peer) / name
+        for n in ["nandsim.img", "env.img", "rootfs.img", "flash.scr"]:
+            a, b = Path(fs) / n, Path(peer) / n
             ok = ok and a.exists() and b.exists()
-            notes.append(f"{name} {a.stat().st_size if a.exists() else 0:,}/{b.stat().st_size if b.exists() else 0:,}")
+            notes.append(f"{n} {a.stat().st_size if a.exists() else 0:,}/{b.stat().st_size if b.exists() else 0:,}")
         oob = Path(fs) / "nandsim.oob.img"
-        ok = ok and oob.exists() and oob.stat().st_size == (128 << 20) // 2048 * 2112
+        ok = ok and oob.exists() and oob.stat().st_size == (chip_mib << 20) // 2048 * 2112
         notes.append(f"ours also: nandsim.oob.img {oob.stat().st_size if oob.exists() else 0:,}")
         if ok:
             # Both UBI images: one volume, every CRC right (flashsmith ubi inspect reads anyone's).
@@ -1029,14 +1045,27 @@ image nandsim.img {
             notes.append("both UBI images check (ubi inspect)" if ok else "UBI CHECK FAILED")
         return ok, "sizes ours/peers': " + ", ".join(notes)
 
+    env = ["env", f"MKFS_MAX_LEBS={max_lebs}"] + ([f"EXTRA_TREE={tree}"] if tree else [])
     return Row(
         commands=[
-            Cmd("flashsmith", [ctx.flashsmith, "build", str(repo / "layouts" / "nandsim"), "-o", fs]),
-            Cmd("peer-script", ["sh", str(Path(__file__).resolve().parent / "peers" / "board-nandsim.sh"), peer, str(d), str(repo)]),
+            Cmd("flashsmith", [ctx.flashsmith, "build", str(board), "-o", fs]),
+            Cmd("peer-script", env + ["sh", str(Path(__file__).resolve().parent / "peers" / "board-nandsim.sh"), peer, str(d), str(repo)]),
         ],
-        describe="128 MiB NAND, Hamming: redundant env + UBI with a UBIFS rootfs (busybox, device tables); ours also writes the 138 MiB OOB image, which no peer can",
+        describe=f"{chip_mib} MiB NAND, Hamming: redundant env + UBI with a UBIFS rootfs (busybox, device tables"
+        + (", the 20,000-file tree" if tree else "") + "); ours also writes the OOB image, which no peer can",
         check=check,
     )
+
+
+@row("board-nandsim", runs=5, help="the nandsim board (128 MiB NAND, UBIFS rootfs): flashsmith build (OOB image included) vs fakeroot+mkfs.ubifs, ubinize, mkenvimage, mkimage -T script, genimage")
+def _board_nandsim(ctx: Ctx) -> Row:
+    return board_nandsim_row(ctx, None)
+
+
+@row("board-nandsim-tree", runs=3, help="the nandsim board on a 512 MiB chip with the 20,000-file tree in its UBIFS rootfs: flashsmith build vs the same peer script")
+def _board_nandsim_tree(ctx: Ctx) -> Row:
+    tree, _ = rootfs_tree(ctx)
+    return board_nandsim_row(ctx, tree)
 
 
 if __name__ == "__main__":
