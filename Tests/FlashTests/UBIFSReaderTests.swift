@@ -359,6 +359,16 @@ import TestSupport
         b[budLEB * leb + 60] ^= 0xFF
         _ = try dir.write("torn.ubifs", b)
         #expect(throws: UBIFSFailure.self) { try UBIFSReader(path: dir.file("torn.ubifs")) }
+        // Not cleanly unmounted (UBIFS_MST_DIRTY in the masters): the torn tail of the last bud is
+        // what a power cut leaves, and the replay stops there, as the kernel's recovery does.
+        for n in Self.nodes(b, type: .master, lebSize: leb) {
+            Self.put32(&b, n.lnum * leb + n.offset + 40, 1)
+            Self.reseal(&b, at: n.lnum * leb + n.offset)
+        }
+        _ = try dir.write("dirty.ubifs", b)
+        let dirty = try UBIFSReader(path: dir.file("dirty.ubifs"))
+        #expect(!dirty.master.cleanlyUnmounted)
+        #expect(try dirty.entries().map(\.path) == ["/", "/a", "/d", "/d/big", "/gone"])
     }
 
     typealias Block = (block: UInt32, location: UBIFSLocation)
