@@ -202,6 +202,32 @@ import TestSupport
         #expect(r.err.contains("apply to a UBIFS output"), "\(r.err)")
     }
 
+    /// Which thread's compressor takes a block must not matter (the output may not depend on the
+    /// number of cores): a compressor that has worked on other blocks gives a block the same bytes
+    /// as a fresh one, in every mode.
+    @Test("a block compresses to the same bytes whichever compressor takes it", arguments: [
+        UBIFSCompressor.Mode.lzo, .zlib, .zstd, .none, .favorLZO(percent: 20),
+    ])
+    func compressorsAreStateless(mode: UBIFSCompressor.Mode) {
+        let text = Array((0..<300).map { "row \($0) of some text\n" }.joined().utf8.prefix(4096))
+        var g = SystemRandomNumberGenerator()
+        let noise = (0..<4096).map { _ in UInt8.random(in: 0...255, using: &g) }
+        let zeros = [UInt8](repeating: 0, count: 4096)
+        func compress(_ c: UBIFSCompressor, _ block: [UInt8]) -> [UInt8] {
+            var out = [UInt8](repeating: 0, count: 2 * 4096 + 1024)
+            let (kind, n) = block.withUnsafeBytes { i in out.withUnsafeMutableBytes { c.compress(i, into: $0) } }
+            return [UInt8(kind.rawValue)] + out.prefix(n)
+        }
+        let fresh = compress(UBIFSCompressor(mode: mode), text)
+        let used = UBIFSCompressor(mode: mode)
+        _ = compress(used, noise)
+        _ = compress(used, zeros)
+        _ = compress(used, Array(text.reversed()))
+        #expect(compress(used, text) == fresh)
+        if mode != .none { #expect(fresh[0] != 0, "text compresses") }
+        #expect(compress(used, noise)[0] == 0, "random data is stored as it is")
+    }
+
     /// Linux lib/crc16.c's CRC (CRC-16/MODBUS parameters): the standard check value.
     @Test func crc16CheckValue() {
         let v = Array("123456789".utf8).withUnsafeBytes { CRC16.compute($0) }
