@@ -94,9 +94,10 @@ public struct UBIFSJournal: Sendable {
     /// `trun_remove_range`: blocks from the first one wholly past `newSize` to the last one `oldSize` reached.
     mutating func truncate(_ n: UInt32, oldSize: UInt64, newSize: UInt64) {
         let bs = UInt64(UBIFSMedia.blockSize)
-        let first = (newSize + bs - 1) / bs
+        guard oldSize > newSize else { return }
+        let first = newSize / bs + (newSize % bs == 0 ? 0 : 1)
         let last = oldSize / bs - (oldSize % bs == 0 ? 1 : 0)
-        guard oldSize > 0, first <= last, first <= 0x1FFF_FFFF else { return }
+        guard first <= last, first <= 0x1FFF_FFFF else { return }
         let range = UInt32(first)...UInt32(min(last, 0x1FFF_FFFF))
         truncated[n, default: []].append(range)
         plain = plain.filter { k, _ in !(k.inode == n && k.type == UBIFSMedia.KeyType.data.rawValue && range.contains(k.payload)) }

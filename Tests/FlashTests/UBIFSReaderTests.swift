@@ -399,6 +399,9 @@ import TestSupport
         #expect(j.indexedStands(.inode(72)))
         #expect(j.lookup(.inode(72)) == .some(loc(420)))
         #expect(j.named[.init(key: k.entry(1, hash: 99, type: .dent), name: Array("x".utf8))] == .some(nil))
+        // Truncations that remove nothing (growing, or from 0) are ignored, never trap.
+        #expect(UBIFSJournal([.init(sqnum: 1, .truncation(inode: 5, oldSize: 0, newSize: 10)), .init(sqnum: 2, .truncation(inode: 5, oldSize: 4096, newSize: 4000))]).truncated.isEmpty)
+        #expect(UBIFSJournal([.init(sqnum: 1, .truncation(inode: 5, oldSize: UInt64.max, newSize: UInt64.max - 1))]).truncated.isEmpty)
         // An inode removed, then data written for a reused number: only the new data stands.
         let reuse = UBIFSJournal([.init(sqnum: 1, .node(k.inode(80), nil)), .init(sqnum: 2, .node(k.data(80, block: 4), loc(4)))])
         #expect(reuse.mergeData(inode: 80, indexed: [(0, loc(1)), (4, loc(2))] as [Block]).map(\.location.lnum) == [4])
