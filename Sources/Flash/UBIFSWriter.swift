@@ -485,6 +485,7 @@ extension UBIFSWriter {
             let number = plan.inode[i]
             if e.kind != .hardlink {
                 if e.kind == .file, e.size > 0, let content = e.content {
+                    batch.takeCreationNumber(inode: number)
                     try batch.addFile(e, inode: number, content: content, layout: &self)
                 }
                 var inode = UBIFSMedia.Inode(number: number, mode: Self.typeBits(e.kind) | (e.mode & 0o7777))
@@ -707,6 +708,10 @@ extension UBIFSWriter {
             case node([UInt8], UBIFSMedia.NodeType, UBIFSMedia.Key, [UInt8]?)
             case inode(UBIFSMedia.Inode)
             case block(inode: UInt64, number: UInt32, offset: Int, count: Int)
+            /// Takes the inode's creation sequence number before its data nodes are written:
+            /// Linux asserts every data node's number is above it (`fs/ubifs/file.c`), as
+            /// mkfs.ubifs's `creat_sqnum = ++max_sqnum` before `add_file` gives.
+            case creation(UInt64)
         }
 
         static let capacity = 1024  // blocks per batch: 4 MiB in, about 4 MiB out
@@ -729,6 +734,8 @@ extension UBIFSWriter {
         struct InFlight {
             var items: [Item]
             var sqnums: [UInt64]
+            /// Per inode item: its creation sequence number.
+            var creations: [UInt64]
             var buffers: Buffers
             var done: DispatchGroup
         }
@@ -742,6 +749,8 @@ extension UBIFSWriter {
         var inFlight: InFlight?
         /// The last sequence number given to a started batch's items.
         var sqnum: UInt64 = 0
+        /// Creation numbers taken (``Item/creation``) for inodes not started yet.
+        var creations: [UInt64: UInt64] = [:]
         let pool: CompressorPool
 
         init(options: UBIFSOptions) {
@@ -755,6 +764,10 @@ extension UBIFSWriter {
 
         mutating func addInode(_ i: UBIFSMedia.Inode, layout: inout Layout) throws {
             items.append(.inode(i))
+        }
+
+        mutating func takeCreationNumber(inode: UInt64) {
+            items.append(.creation(inode))
         }
 
         /// Streams the file's bytes into 4 KiB blocks; a full batch goes to the workers mid-file.
@@ -815,10 +828,21 @@ extension UBIFSWriter {
         /// its node's) and compresses and seals the data blocks on every core, in the background.
         mutating func start() -> InFlight {
             var sqnums = [UInt64](repeating: 0, count: items.count)
+            var creationNumbers = [UInt64](repeating: 0, count: items.count)
             var blockItems: [(k: Int, inode: UInt64, number: UInt32, offset: Int, count: Int)] = []
             for k in 0..<items.count {
                 switch items[k] {
-                case .inode: sqnum += 2
+                case let .creation(n):
+                    sqnum += 1
+                    creations[n] = sqnum
+                case let .inode(i):
+                    if let c = creations.removeValue(forKey: i.number) {
+                        creationNumbers[k] = c
+                    } else {
+                        sqnum += 1
+                        creationNumbers[k] = sqnum
+                    }
+                    sqnum += 1
                 case let .block(inode, number, offset, count):
                     sqnum += 1
                     blockItems.append((k, inode, number, offset, count))
@@ -841,7 +865,7 @@ extension UBIFSWriter {
                 }
                 done.leave()
             }
-            let flight = InFlight(items: items, sqnums: sqnums, buffers: b, done: done)
+            let flight = InFlight(items: items, sqnums: sqnums, creations: creationNumbers, buffers: b, done: done)
             items.removeAll(keepingCapacity: true)
             used = 0
             blocks = 0
@@ -870,8 +894,10 @@ extension UBIFSWriter {
                     var node = bytes
                     layout.sqnum = f.sqnums[k] - 1
                     try layout.add(&node, type: type, key: key, name: name)
+                case .creation:
+                    layout.sqnum = f.sqnums[k]
                 case var .inode(i):
-                    i.creationSqnum = f.sqnums[k] - 1
+                    i.creationSqnum = f.creations[k]
                     layout.sqnum = f.sqnums[k] - 1
                     var node = UBIFSMedia.inodeNode(i)
                     try layout.add(&node, type: .inode, key: .inode(i.number))
