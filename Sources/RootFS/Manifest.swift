@@ -335,7 +335,9 @@ public enum ContentReader {
             guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG, UInt64(st.st_ino) == inode, UInt64(st.st_dev) == device, Int(st.st_size) == size else {
                 throw Manifest.Conflict(message: "\(path): changed while the image was built (for \(e.path)): expected a \(size)-byte regular file")
             }
-            let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+            // At most 1 MiB, and no more than the file: small files (most of a rootfs) then come
+            // from the heap rather than a fresh mapping each.
+            let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, min(size, 1 << 20)), alignment: 16)
             defer { chunk.deallocate() }
             var done = 0
             while done < size {
