@@ -34,7 +34,10 @@ import Glibc
 
     /// `criu check` fails (no soft-dirty: one dump); `criu dump -t PID -D DIR` stops the tree under
     /// PID as criu with --leave-stopped does (unless `$FAKE/dump-rc` says to fail), writes DIR/dump.log.
-    /// `criu restore -D DIR` exits with `$FAKE/restore-rc` (default 0) and writes DIR/restore.log.
+    /// `criu restore -D DIR` exits with `$FAKE/restore-rc` (default 0) and writes DIR/restore.log;
+    /// with `$FAKE/restore-collides` holding a PID, its first run fails as criu does when that PID
+    /// was taken after migrate looked (EEXIST from clone3). Run N records its PID namespace in
+    /// `$FAKE/restore.N.pidns`.
     static let fakeCRIU = #"""
         #!/bin/busybox sh
         verb=$1; shift
@@ -48,6 +51,12 @@ import Glibc
         	[ $rc = 0 ] || echo "Error (fake criu): cannot dump" >>"$dir/dump.log"
         	exit $rc ;;
         restore)
+        	n=$(cat "$FAKE/restore.runs" 2>/dev/null || echo 0); n=$((n + 1)); echo $n >"$FAKE/restore.runs"
+        	readlink /proc/self/ns/pid >"$FAKE/restore.$n.pidns"
+        	if [ -f "$FAKE/restore-collides" ] && [ $n = 1 ]; then
+        		echo "Error (criu/cr-restore.c:1469): Can't fork for $(cat "$FAKE/restore-collides"): File exists" >"$dir/restore.log"
+        		exit 1
+        	fi
         	rc=$(cat "$FAKE/restore-rc" 2>/dev/null || echo 0)
         	echo "fake restore" >"$dir/restore.log"
         	[ $rc = 0 ] || echo "Error (fake criu): cannot restore" >>"$dir/restore.log"
@@ -290,6 +299,33 @@ import Glibc
         #expect(try restore("1;reboot", tar.stdout) == "FAILED bad PID list\n")
         #expect(try restore("", []) == "FAILED bad PID list\n")
         _ = fake
+    }
+
+    /// A PID free when the destination looks can be taken before criu forks for it (CI saw
+    /// "Can't fork for 186: File exists" on a busy guest): the restore is tried again in a new PID
+    /// namespace and the source is told it moved; the namespace is really a new one.
+    @Test func aPIDTakenDuringTheRestoreGoesToAPIDNamespace() throws {
+        guard Self.available() else { return }
+        guard getuid() == 0 else {
+            print("skipped: unshare -p (a new PID namespace) needs root here")
+            return
+        }
+        let dir = try TempDir()
+        let (_, fake, env) = try Self.fakes(dir)
+        try FileManager.default.createDirectory(atPath: dir.file("images/final"), withIntermediateDirectories: true)
+        _ = try dir.write("images/final/core-1.img", "image\n")
+        let tar = try run("/bin/busybox", ["tar", "c", "-C", dir.file("images"), "."])
+        try #require(tar.status == 0)
+        _ = try dir.write("fake/restore-collides", "999998")
+        let r = try run("/bin/busybox", ["sh", Self.migrate, "handle"], stdin: Array("FLASHSMITH-MIGRATE 2 RESTORE 999998,999999\n".utf8) + tar.stdout, environment: env)
+        #expect(r.out.hasPrefix("RESTORED restore=") && r.out.contains("pidns=yes"), "\(r.out)\(r.err)")
+        let first = try? String(contentsOfFile: "\(fake)/restore.1.pidns", encoding: .utf8)
+        let second = try? String(contentsOfFile: "\(fake)/restore.2.pidns", encoding: .utf8)
+        #expect(first != nil && second != nil && first != second, "the second restore runs in a new PID namespace: \(String(describing: first)) then \(String(describing: second))")
+        let console = (try? String(contentsOfFile: dir.file("console"), encoding: .utf8)) ?? ""
+        #expect(console.contains("PID namespace: yes (PIDs 999998 taken here)"), "\(console)")
+        let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: dir.file("state")).filter { $0.hasPrefix("in.") }) ?? []
+        #expect(leftovers.isEmpty, "images removed after the restore")
     }
 }
 
