@@ -28,6 +28,9 @@ PACKAGES=(
   # (QEMU 10 for the NOR ones comes from bookworm-backports, unpacked by the tests: no package here)
   build-essential bc bison flex swig efitools libssl-dev libgnutls28-dev uuid-dev python3-dev
   python3-setuptools python3-pyelftools patch
+  # disk images (issue 14): partition tables, ext4 (mke2fs -d, debugfs), vfat (mkfs.vfat, mtools),
+  # squashfs, and the peers that read them (sfdisk, sgdisk, fsck.*, unsquashfs)
+  fdisk gdisk e2fsprogs dosfstools mtools squashfs-tools
   # process tools the tests use (pgrep)
   procps
   # flashsmith serve: TFTP clients for the interop tests, ip(8) and tap devices for the U-Boot netns proof
