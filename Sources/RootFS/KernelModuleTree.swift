@@ -21,6 +21,9 @@ public struct KernelModuleTree: Sendable {
     public var dependencies: [String: [String]]
     /// Names of the modules built into the kernel.
     public var builtin: Set<String>
+    /// Module name → the names its `softdep pre:` gives, from depmod's modules.softdep (read only
+    /// with modules.dep; without them each module's `.modinfo` says).
+    public var softDependencies: [String: [String]] = [:]
 
     public typealias Failure = RootFSError
 
@@ -46,6 +49,14 @@ public struct KernelModuleTree: Sendable {
                 for d in deps { try checkInside(d, listed: "\(dir)/modules.dep") }
                 t.dependencies[path] = deps
                 t.paths[ModulesLayer.moduleName(path)] = path
+            }
+            if FileIO.kind(of: "\(dir)/modules.softdep") != .missing {
+                // `softdep NAME pre: A B post: C`
+                for line in try lines("\(dir)/modules.softdep") where line.hasPrefix("softdep ") {
+                    let words = line.split(separator: " ")
+                    guard words.count > 2 else { continue }
+                    t.softDependencies[ModulesLayer.moduleName(String(words[1])), default: []] += softPre(["softdep=" + words.dropFirst(2).joined(separator: " ")])
+                }
             }
             return t
         }
@@ -95,16 +106,72 @@ public struct KernelModuleTree: Sendable {
         }
     }
 
-    /// What one module needs: from modules.dep, else its `.modinfo`.
+    /// What one module needs: its hard dependencies (modules.dep, else its `.modinfo`'s `depends=`),
+    /// then the modules its `softdep=pre:` names, which the kernel loads through modprobe's
+    /// configuration and modules.dep never lists (ext4's `pre: crypto-crc32c`: without
+    /// crc32c_generic, "Cannot load crc32c driver"). A soft dependency no module provides is left
+    /// out (it may be built in); each soft one found comes before the module.
     func needs(_ path: String) throws -> [String] {
-        if let d = dependencies[path] { return d }
-        let names = try Self.modinfoDepends("\(dir)/\(path)")
-        return try names.map { n in
-            guard let p = paths[ModulesLayer.moduleName(n)] else {
-                throw Failure(path: "\(dir)/\(path)", message: "depends on module '\(n)', which modules.order does not list")
+        var out: [String]
+        let soft: [String]
+        if let d = dependencies[path] {
+            // depmod wrote modules.dep: the soft ones are in its modules.softdep.
+            out = d
+            soft = softDependencies[ModulesLayer.moduleName(path)] ?? []
+        } else {
+            let fields = try Self.modinfo("\(dir)/\(path)")
+            out = try Self.field("depends", of: fields).map { n in
+                guard let p = paths[ModulesLayer.moduleName(n)] else {
+                    throw Failure(path: "\(dir)/\(path)", message: "depends on module '\(n)', which modules.order does not list")
+                }
+                return p
             }
-            return p
+            soft = Self.softPre(fields)
         }
+        for name in soft {
+            if let p = try provider(of: name), p != path, !out.contains(p) { out.append(p) }
+        }
+        return out
+    }
+
+    /// The comma-separated values of `key=` in `.modinfo` fields.
+    static func field(_ key: String, of fields: [String]) -> [String] {
+        for f in fields where f.hasPrefix(key + "=") {
+            return f.dropFirst(key.count + 1).split(separator: ",").map(String.init)
+        }
+        return []
+    }
+
+    /// The names after `pre:` in `softdep=pre: a b post: c` (modprobe.d(5)'s softdep syntax).
+    static func softPre(_ fields: [String]) -> [String] {
+        var out: [String] = []
+        for f in fields where f.hasPrefix("softdep=") {
+            var inPre = false
+            for word in f.dropFirst("softdep=".count).split(separator: " ") {
+                if word == "pre:" { inPre = true } else if word == "post:" { inPre = false } else if inPre { out.append(String(word)) }
+            }
+        }
+        return out
+    }
+
+    /// The module a name or alias (`crypto-crc32c`) stands for: a module of that name, else one
+    /// whose `.modinfo` has `alias=NAME`. Modules whose names start with the alias's stem (after
+    /// `crypto-`) are looked at first; only when none has it are all the others read.
+    func provider(of name: String) throws -> String? {
+        let n = ModulesLayer.moduleName(name)
+        if let p = paths[n] { return p }
+        let stem = ModulesLayer.moduleName(name.hasPrefix("crypto-") ? String(name.dropFirst("crypto-".count)) : name)
+        let sorted = paths.sorted { $0.key < $1.key }
+        let likely = sorted.filter { $0.key.hasPrefix(stem) }
+        for group in [likely, sorted.filter { !$0.key.hasPrefix(stem) }] {
+            for (_, p) in group where try Self.field("alias", ofAll: Self.modinfo("\(dir)/\(p)")).contains(name) { return p }
+        }
+        return nil
+    }
+
+    /// Every `key=` value (aliases come one per field).
+    static func field(_ key: String, ofAll fields: [String]) -> [String] {
+        fields.filter { $0.hasPrefix(key + "=") }.map { String($0.dropFirst(key.count + 1)) }
     }
 
     /// The load order for `names`: every module after the modules it needs (depth first, each once).
@@ -144,10 +211,7 @@ public struct KernelModuleTree: Sendable {
 
     /// The `depends=` names of a module's `.modinfo` section (`.ko`, or `.ko.xz`/`.zst`/`.gz`).
     public static func modinfoDepends(_ path: String) throws -> [String] {
-        for field in try modinfo(path) where field.hasPrefix("depends=") {
-            return field.dropFirst("depends=".count).split(separator: ",").map(String.init)
-        }
-        return []
+        field("depends", of: try modinfo(path))
     }
 
     /// The NUL-separated `key=value` strings of a module's `.modinfo` section.

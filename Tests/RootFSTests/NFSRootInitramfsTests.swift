@@ -154,6 +154,36 @@ import TestSupport
         #expect(throws: RootFSError.self) { try KernelModuleTree.modinfo(bad) }
     }
 
+    /// A `softdep=pre:` alias (ext4's `pre: crypto-crc32c`) comes before the module, found through
+    /// the providing module's `alias=` (no modules.alias without depmod); modules.softdep when
+    /// depmod ran; an alias nothing provides is left out.
+    @Test("soft dependencies: .modinfo softdep=pre: resolved through alias=, or modules.softdep")
+    func softDependencies() throws {
+        guard toolsAvailable("cc") else { return }
+        let dir = try TempDir()
+        let root = dir.file("lib/modules/6.1.0-test")
+        try FileManager.default.createDirectory(atPath: "\(root)/kernel", withIntermediateDirectories: true)
+        let modules = [
+            ("fs4", "depends=mbc\\0softdep=pre: crypto-crcx post: later\\0"), ("mbc", "depends=\\0"),
+            ("crcx_generic", "depends=\\0alias=crypto-crcx-generic\\0alias=crypto-crcx\\0"), ("later", "depends=\\0"),
+            ("solo", "depends=\\0softdep=pre: crypto-nothing\\0"),
+        ]
+        for (name, info) in modules {
+            let c = try dir.write("\(name).c", "static const char m[] __attribute__((section(\".modinfo\"), used)) = \"license=GPL\\0\(info)name=\(name)\";\n")
+            let r = try run("cc", ["-c", "-o", "\(root)/kernel/\(name).ko", c])
+            try #require(r.status == 0, "cc: \(r.err)")
+        }
+        _ = try dir.write("lib/modules/6.1.0-test/modules.order", modules.map { "kernel/\($0.0).ko\n" }.joined())
+        let t = try KernelModuleTree.load(dir.path)
+        #expect(try t.loadOrder(["fs4"]).order == ["kernel/mbc.ko", "kernel/crcx_generic.ko", "kernel/fs4.ko"])
+        #expect(try t.loadOrder(["solo"]).order == ["kernel/solo.ko"])
+        // depmod's files: the soft dependency from modules.softdep.
+        _ = try dir.write("lib/modules/6.1.0-test/modules.dep", "kernel/fs4.ko: kernel/mbc.ko\nkernel/mbc.ko:\nkernel/crcx_generic.ko:\nkernel/later.ko:\nkernel/solo.ko:\n")
+        _ = try dir.write("lib/modules/6.1.0-test/modules.softdep", "# Soft dependencies extracted from modules themselves.\nsoftdep fs4 pre: crypto-crcx post: later\n")
+        let d = try KernelModuleTree.load(dir.path)
+        #expect(try d.loadOrder(["fs4"]).order == ["kernel/mbc.ko", "kernel/crcx_generic.ko", "kernel/fs4.ko"])
+    }
+
     // MARK: - The archive
 
     func builder(_ dir: TempDir, machine: UInt8 = 62) throws -> NFSRootInitramfs {
