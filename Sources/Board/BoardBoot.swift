@@ -11,7 +11,7 @@ import Glibc
 /// QEMU's output is copied to standard output as it comes (serial console: the user sees U-Boot
 /// and the kernel come up); standard input is left to QEMU when it is a terminal, and held, then
 /// forwarded, when it is not (BoardConsole.swift). The chip image is used with
-/// `snapshot=on` unless `persist`: the guest's writes (saveenv) do not change the build's output.
+/// `snapshot=on` unless `persist`: the guest's writes (saveenv, a disk's filesystems) do not change the build's output.
 /// QEMU is stopped by its PID on every way out (SIGTERM, then SIGKILL; the terminal restored): the
 /// `until` or a `--fail-on` text seen, the timeout, a closed stdout, SIGINT/SIGTERM/
 /// SIGHUP to flashsmith; with `setpriv` (util-linux) present it also dies with flashsmith (PDEATHSIG).
@@ -93,7 +93,8 @@ public enum BoardBoot {
                 if o == "tftp=." { return "tftp=\(quoted)" }
                 return (o.hasPrefix("file=") || o.hasPrefix("tftp=")) && !o.dropFirst(5).hasPrefix("/") ? "\(o.prefix(5))\(quoted)/\(o.dropFirst(5))" : String(o)
             }.joined(separator: ",")
-            if !persist && args[i].hasPrefix("if=pflash,") { args[i] += ",snapshot=on" }
+            // The flash chip, and a disk board's disk (if=none, behind a virtio device).
+            if !persist && (args[i].hasPrefix("if=pflash,") || args[i].hasPrefix("if=none,")) { args[i] += ",snapshot=on" }
         }
         if net, let i = args.firstIndex(of: "-nic"), i + 1 < args.count, args[i + 1] == "none" {
             args.replaceSubrange(i...(i + 1), with: userNetwork(tftp: folder))

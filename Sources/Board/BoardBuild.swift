@@ -58,6 +58,7 @@ public enum BoardBuild {
     /// folder already there is replaced only when it is empty or an earlier build's (its
     /// `.flashsmith-output` marker), unless `force`.
     public static func run(_ b: BoardLayout, output destination: String, options o: Options) throws -> String {
+        if b.flash.kind == .disk { throw Failure(message: "\(b.source): disk boards cannot be built yet") }
         try b.checkBadBlocksOnChip()
         let staging = try AtomicFolder(destination: destination, force: o.force, marker: .file, command: o.command)
         chmod(staging.path, 0o755)
@@ -116,6 +117,9 @@ public enum BoardBuild {
             let image = "\(out)/\(p.name).img"
             switch p.content {
             case .none: continue
+            case .vfat, .ext4, .squashfs:
+                // The loader refuses these on a flash board (PartitionContent.parse).
+                throw Failure(message: "\(b.source):\(p.line): partition '\(p.name)': a filesystem image goes on a disk board")
             case .fit, .uimage:
                 let r = bootImages[i]!
                 built.append(try whole(b, p, index: i, image: image, bytes: r.bytes, note: r.note))

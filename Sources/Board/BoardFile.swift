@@ -21,6 +21,9 @@ extension BoardLayout {
         public static let nameLength = 63
         public static let idBytes = 8
         public static let ubiVolumes = 128
+        /// A disk image (sparse where nothing is written): 2 TiB, MBR's limit with 512-byte sectors.
+        public static let diskSize = 1 << 41
+        public static let diskPartitions = 128
     }
 
     static let topKeys = [
@@ -29,6 +32,8 @@ extension BoardLayout {
     static let nandKeys = ["type", "page", "oob", "erase-block", "chip", "sub-page", "ecc", "bad-blocks-per-1024", "mtd-id", "id-bytes", "bad-blocks"]
     static let norKeys = ["type", "base", "erase-block", "chip", "mtd-id"]
     static let partitionKeys = ["name", "size", "offset", "read-only", "content"]
+    static let diskKeys = ["type", "size", "partition-table", "align", "disk-id", "gpt-location", "device"]
+    static let diskPartitionKeys = ["name", "size", "offset", "type", "bootable", "uuid", "in-table", "content"]
     static let qemuKeys = ["system", "machine", "cpu", "memory", "firmware", "pflash"]
 
     /// `path`: a board.yaml, or the board's folder (layouts/NAME). `sysroot` replaces the board's own.
@@ -41,10 +46,13 @@ extension BoardLayout {
         guard let f = root["flash"] else { throw Failure(message: "\(path): 'flash:' (the geometry) is missing") }
         let flash = try r.flash(f)
         guard let list = root["partitions"]?.sequence, !list.isEmpty else { throw r.fail(root["partitions"] ?? root, "'partitions:' (a list) is missing") }
+        if flash.kind == .disk, list.count > Limits.diskPartitions {
+            throw r.fail(root["partitions"] ?? root, "partitions: \(list.count), expected at most \(Limits.diskPartitions) on a disk")
+        }
         var parts: [Partition] = []
         var names: [String: Int] = [:]
         for p in list {
-            let part = try r.partition(p)
+            let part = flash.kind == .disk ? try r.diskPartition(p) : try r.partition(p)
             if let first = names[part.name] {
                 throw r.fail(p["name"] ?? p, "partition name '\(part.name)' is already used on line \(first): mtdparts= and the output's file names need each once")
             }
@@ -102,6 +110,7 @@ extension BoardLayout {
     /// Fills in automatic offsets and `rest`, and checks every partition and its content against
     /// the geometry (all sizes are at most ``Limits/chipSize`` here: no sum overflows).
     mutating func resolve() throws {
+        if flash.kind == .disk { return try resolveDisk() }
         let f = flash
         func fail(_ p: Partition, _ m: String) -> Failure { Failure(message: "\(source):\(p.line): partition '\(p.name)': \(m)") }
         var next = 0
@@ -210,12 +219,13 @@ struct BoardFileReader {
     }
 
     func flash(_ f: YAMLNode) throws -> BoardLayout.Flash {
-        try f.strictMapping(BoardLayout.nandKeys + ["base"], in: "flash:", source: path)
         var kind = BoardLayout.Flash.Kind.nand
         if let t = f["type"] {
-            guard let k = BoardLayout.Flash.Kind(rawValue: t.string ?? "") else { throw fail(t, "type: expected nand or nor, found \(t.kind)") }
+            guard let k = BoardLayout.Flash.Kind(rawValue: t.string ?? "") else { throw fail(t, "type: expected nand, nor or disk, found \(t.kind)") }
             kind = k
         }
+        if kind == .disk { return try disk(f) }
+        try f.strictMapping(BoardLayout.nandKeys + ["base"], in: "flash:", source: path)
         return try kind == .nand ? nand(f) : nor(f)
     }
 

@@ -37,8 +37,9 @@ import YAML
 /// Every key is checked (see BoardFile.swift): a typo is an error naming the line and the nearest key.
 public struct BoardLayout: Sendable {
     public struct Flash: Sendable, Equatable {
-        /// NAND (pages, OOB, ECC, bad blocks) or memory-mapped NOR (erase sectors, no OOB).
-        public enum Kind: String, Sendable { case nand, nor }
+        /// NAND (pages, OOB, ECC, bad blocks), memory-mapped NOR (erase sectors, no OOB), or a
+        /// disk (SD card, eMMC, virtio: 512-byte sectors, a GPT or MBR partition table).
+        public enum Kind: String, Sendable { case nand, nor, disk }
         public var kind: Kind = .nand
         /// NOR: the address the chip is mapped at (bootm runs from there).
         public var base: Int?
@@ -54,6 +55,24 @@ public struct BoardLayout: Sendable {
         public var blocks: Int { chipSize / eraseBlockSize }
         /// U-Boot's device name in mtdids (`nand0`, `nor0`).
         public var ubootDevice: String { kind == .nand ? "nand0" : "nor0" }
+        /// A disk's table and alignment (`type: disk`); nil for flash chips.
+        public var disk: Disk?
+    }
+
+    /// A disk board's `flash:` (BoardDisk.swift): the image is `chipSize` bytes of 512-byte sectors.
+    public struct Disk: Sendable, Equatable {
+        public enum Table: String, Sendable, CaseIterable { case gpt, mbr }
+        public var table: Table = .gpt
+        /// Automatic offsets are aligned to this (bytes).
+        public var align: Int = 1 << 20
+        /// The GPT disk GUID or the MBR disk signature as given (nil: derived from the board's name).
+        public var diskID: String?
+        /// Where the GPT entry array starts (bytes; nil: LBA 2).
+        public var gptLocation: Int?
+        /// The kernel's name of the disk (`vda` for virtio, `mmcblk0` for an SD card or eMMC); nil:
+        /// `vda` on a board with `qemu:` (a virtio disk), else `mmcblk0`.
+        public var device: String?
+        public static let sector = 512
     }
 
     /// How the board is started in QEMU (`qemu:` in board.yaml): `flashsmith build` writes the
@@ -77,6 +96,13 @@ public struct BoardLayout: Sendable {
         public var line: Int
         public var blocks: Int = 0
         public var content: PartitionContent = .none
+        /// Disk partitions: the type (GPT name or GUID, MBR name or byte; nil: from the content),
+        /// the boot flag, the partition GUID (nil: derived), and whether the table lists it (false:
+        /// a raw region, e.g. a bootloader a boot ROM reads at a fixed offset).
+        public var type: String?
+        public var bootable = false
+        public var uuid: String?
+        public var inTable = true
     }
 
     /// The environment values a board may set by hand instead of deriving them (`override:`): each

@@ -325,7 +325,7 @@ import YAML
         ("sysroot: nowhere\nkernel: ${sysroot}/boot/vmlinuz-*\ncontent: {fit: {load: 0x1000}}\n", "board.yaml:3: kernel: nothing matches"),
         ("kernel: x/${sysroot}/vmlinuz\nsysroot: s\n", "${sysroot} can only start a path"),
         ("flash: {type: nor, erase-block: 64KiB, chip: 1MiB, ecc: bch8}\n", "NOR has no ECC in the OOB (ecc: bch8)"),
-        ("flash: {type: norx, erase-block: 64KiB, chip: 1MiB}\n", "type: expected nand or nor"),
+        ("flash: {type: norx, erase-block: 64KiB, chip: 1MiB}\n", "type: expected nand, nor or disk"),
         ("flash: {type: nor, erase-block: 64KiB, chip: 8MiB}\n", "NOR needs base: (the address it is mapped at"),
         ("flash: {type: nor, base: 0x0, erase-block: 64KiB, chip: 8MiB, bad-blocks: [3]}\n", "flash: NOR has no bad blocks"),
         ("devicetrees: [x.dtb]\ncontent: {uimage: {load: 0x1000}}\n", "a uImage carries no device tree, and the board names devicetrees:"),
