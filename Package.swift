@@ -56,7 +56,9 @@ let package = Package(
             swiftSettings: strict
         ),
         // Boards: one description of the flash (geometry, partitions) and everything derived from it.
-        .target(name: "Board", dependencies: ["FlashsmithCore", "Flash", "YAML", "Archive", "RootFS", "UBootEnv", "DeviceTree", "BootImage", "Migration"], swiftSettings: strict),
+        .target(name: "Board", dependencies: ["FlashsmithCore", "Flash", "YAML", "Archive", "RootFS", "UBootEnv", "DeviceTree", "BootImage", "Migration", "Disk"], swiftSettings: strict),
+        // Disks: GPT and MBR partition tables (written, read, checked) and vfat images (mkfs.vfat + mtools).
+        .target(name: "Disk", dependencies: ["FlashsmithCore", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         // Process migration: kernel configuration checks (criu, ubifs, nfsroot, devtmpfs).
         .target(name: "Migration", dependencies: ["FlashsmithCore", "Archive"], swiftSettings: strict),
         // Network: a read-only TFTP server (RFC 1350, 2347-2349, 7440) on POSIX sockets, confined to a folder.
@@ -75,7 +77,7 @@ let package = Package(
         .target(
             name: "FlashsmithCLI",
             dependencies: [
-                "FlashsmithCore", "UBootEnv", "MTD", "BootImage", "DeviceTree", "Archive", "RootFS", "Migration", "Flash", "Board", "Network",
+                "FlashsmithCore", "UBootEnv", "MTD", "BootImage", "DeviceTree", "Archive", "RootFS", "Migration", "Flash", "Board", "Network", "Disk",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -86,7 +88,7 @@ let package = Package(
         .target(
             name: "FlashsmithFuzz",
             dependencies: [
-                "FlashsmithCore", "UBootEnv", "BootImage", "DeviceTree", "Flash", "Archive", "RootFS", "Migration", "Board", "YAML", "FlashsmithCLI",
+                "FlashsmithCore", "UBootEnv", "BootImage", "DeviceTree", "Flash", "Archive", "RootFS", "Migration", "Board", "YAML", "FlashsmithCLI", "Disk",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -119,6 +121,7 @@ let package = Package(
         ),
         .testTarget(name: "InteropTests", dependencies: ["UBootEnv", "BootImage", "DeviceTree", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "FuzzTests", dependencies: ["FlashsmithFuzz", "TestSupport"], exclude: ["Seeds", "Regressions"], swiftSettings: strict),
+        .testTarget(name: "DiskTests", dependencies: ["Disk", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "NetworkTests", dependencies: ["Network", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "E2ETests", dependencies: ["UBootEnv", "TestSupport"], swiftSettings: strict),
     ]

@@ -2,6 +2,7 @@ import Board
 import FlashsmithCore
 import BootImage
 import DeviceTree
+import Disk
 import Flash
 import RootFS
 import UBootEnv
@@ -17,5 +18,7 @@ let registeredFormats: [any InspectableFormat.Type] = [
     UBIFormat.self,
     UBIFSFormat.self,
     NANDRawFormat.self,
+    GPTFormat.self,
+    MBRFormat.self,
     FlashImageFormat.self,
 ]

@@ -2,6 +2,7 @@ import Archive
 import Board
 import BootImage
 import DeviceTree
+import Disk
 import Flash
 import FlashsmithCLI
 import FlashsmithCore
@@ -29,7 +30,7 @@ public enum FuzzTargets {
     public static func named(_ name: String) -> FuzzTarget? { all.first { $0.name == name } }
 
     public static let all: [FuzzTarget] = [
-        envBlob, envText, fwEnvConfig, uImage, fit, dtb, its, fitYAML, ubi, ubifs, nandRaw, flashImage, inspect, archive, archiveCompressed, deb, elf, busybox,
+        envBlob, envText, fwEnvConfig, uImage, fit, dtb, its, fitYAML, ubi, ubifs, nandRaw, flashImage, disk, inspect, archive, archiveCompressed, deb, elf, busybox,
         kconfig, ubinize, deviceTable, usersTable, yaml, board, rootfsSpec, byteSize, cliOptions,
     ]
 
@@ -229,15 +230,47 @@ public enum FuzzTargets {
         guard FlashImageFormat.probe(path: p, prefix: Array(bytes.prefix(FormatRegistry.probeSize)), fileSize: bytes.count) != nil else { throw Refused() }
     }
 
+    // MARK: Disks
+
+    /// GPT and MBR disk images: both probes, the reader (headers, CRCs, entries, backup, EBR
+    /// chain), describe, and the table written again from what was read.
+    static let disk = FuzzTarget(
+        "disk", "GPT and MBR partition tables (probe, read, backup header, EBR chain, describe, write again)", headerWindow: 2048,
+        dictionary: ["EFI PART", "\u{55}\u{AA}", "\u{EE}", "\u{05}", "\u{0F}", "\u{80}"], fixup: gptFixup
+    ) { bytes, s in
+        let p = try s.write(bytes, "disk.img")
+        let prefix = Array(bytes.prefix(FormatRegistry.probeSize))
+        _ = GPTFormat.probe(path: p, prefix: prefix, fileSize: bytes.count)
+        _ = MBRFormat.probe(path: p, prefix: prefix, fileSize: bytes.count)
+        let info = try DiskImageInfo.read(path: p)
+        _ = info.describe().json.encoded()
+        _ = try? info.table.chunks()
+    }
+
+    /// The primary and backup GPT headers' CRCs (entries, then header) put right after a mutation.
+    static func gptFixup(_ b: inout [UInt8], _ rng: inout FuzzRandom) {
+        func le(_ o: Int, _ n: Int) -> Int { (0..<n).reduce(0) { $0 | Int(b[o + $1]) << (8 * $1) } }
+        func put(_ v: UInt32, _ o: Int) { for i in 0..<4 { b[o + i] = UInt8(truncatingIfNeeded: v >> (8 * i)) } }
+        for h in [512, b.count / 512 * 512 - 512] where h >= 512 && h + 512 <= b.count && b[h..<h + 8].elementsEqual("EFI PART".utf8) {
+            let lba = le(h + 72, 8), count = le(h + 80, 4), size = le(h + 84, 4)
+            let (bytes, overflow) = count.multipliedReportingOverflow(by: size)
+            if lba >= 0, lba < b.count / 512, !overflow, bytes > 0, bytes <= b.count - lba * 512 { put(CRC32.zlib(b[lba * 512..<lba * 512 + bytes]), h + 88) }
+            let headerSize = min(512, max(92, le(h + 12, 4)))
+            var header = Array(b[h..<h + headerSize])
+            header.replaceSubrange(16..<20, with: [0, 0, 0, 0])
+            put(CRC32.zlib(header), h + 16)
+        }
+    }
+
     /// The formats `flashsmith inspect` tries, in its order (FlashsmithCLI/Formats.swift).
     static let inspectFormats: [any InspectableFormat.Type] = [
         UImageFormat.self, FITFormat.self, DTBFormat.self, EnvFormat.self, RootFSArchiveFormat.self, UBIFormat.self, UBIFSFormat.self, NANDRawFormat.self,
-        FlashImageFormat.self,
+        GPTFormat.self, MBRFormat.self, FlashImageFormat.self,
     ]
 
     static let inspect = FuzzTarget(
         "inspect", "flashsmith inspect: every format's probe on every kind of input",
-        seeds: ["uimage", "fit", "dtb", "env-blob", "archive", "ubi", "ubifs", "nand-raw", "flash-image"], headerWindow: 256
+        seeds: ["uimage", "fit", "dtb", "env-blob", "archive", "ubi", "ubifs", "nand-raw", "disk", "flash-image"], headerWindow: 256
     ) { bytes, s in
         let p = try s.write(bytes, "input")
         _ = try FormatRegistry(inspectFormats).inspect(path: p).text

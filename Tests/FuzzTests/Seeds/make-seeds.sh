@@ -260,6 +260,18 @@ dd if=board.dtb of=flash.img bs=4096 seek=12 conv=notrunc status=none
 dd if=ubi-16k.img of=flash.img bs=4096 seek=16 conv=notrunc status=none
 seed flash-image flash.img flash-256k.img
 
+# ---------------------------------------------------------------- disk partition tables (sgdisk, sfdisk)
+truncate -s 128K gpt-sgdisk.img
+sgdisk -a 8 -U 01234567-89AB-CDEF-0123-456789ABCDEF -n 1:40:+16K -t 1:ef00 -c 1:boot -A 1:set:2 -u 1:11111111-2222-3333-4444-555555555555 \
+    -n 3:80:+24K -t 3:8300 -c 3:root -u 3:22222222-3333-4444-5555-666666666666 gpt-sgdisk.img > /dev/null
+truncate -s 192K gpt-moved.img
+sgdisk -j 64 -a 8 -U 01234567-89AB-CDEF-0123-456789ABCDEF -n 1:104:+20K -t 1:8300 -c 1:data -u 1:33333333-2222-3333-4444-555555555555 gpt-moved.img > /dev/null
+truncate -s 128K gpt-sfdisk.img
+printf 'label: gpt\nlabel-id: 01234567-89AB-CDEF-0123-456789ABCDEF\nfirst-lba: 34\nstart=40, size=32, type=U, name="esp", uuid=44444444-2222-3333-4444-555555555555, attrs="LegacyBIOSBootable"\nstart=80, size=64, type=L, name="root", uuid=55555555-2222-3333-4444-555555555555\n' | sfdisk -q gpt-sfdisk.img
+truncate -s 64K mbr-sfdisk.img
+printf 'label: dos\nlabel-id: 0x12345678\nstart=2, size=20, type=c, bootable\nstart=24, size=10, type=83\nstart=40, type=5\nstart=42, size=20, type=83\nstart=70, size=20, type=82\n' | sfdisk -q mbr-sfdisk.img
+for f in gpt-sgdisk gpt-moved gpt-sfdisk mbr-sfdisk; do seed disk $f.img $f.img; done
+
 # ---------------------------------------------------------------- archives (GNU tar, bsdtar, GNU cpio, compressors)
 mkdir -p tree/etc tree/bin tree/dev
 printf 'root:x:0:0:root:/root:/bin/sh\n' > tree/etc/passwd
