@@ -123,10 +123,10 @@ extension RootFSOutputKind: ExpressibleByArgument {}
 struct RootFSOutputOptions: ParsableArguments {
     typealias Kind = RootFSOutputKind
 
-    @Option(name: .shortAndLong, help: "The output: a folder (a name without an extension, or ending in /), or an archive (.tar, .cpio, with .gz .xz .zst .lz4 .bz2 for compression).")
+    @Option(name: .shortAndLong, help: "The output: a folder (a name without an extension, or ending in /), an archive (.tar, .cpio, with .gz .xz .zst .lz4 .bz2 for compression), or an image (.ubifs, .ext4, .squashfs).")
     var output: String
 
-    @Option(name: .long, help: "dir, tar or cpio (default: from the output's name; an extension that names no format written is an error).")
+    @Option(name: .long, help: "dir, tar, cpio, ubifs, ext4 or squashfs (default: from the output's name; an extension that names no format written is an error).")
     var format: Kind?
 
     @Option(name: .long, help: "none, gzip, xz, zstd, lz4 or bzip2 (default: from the output's name).")

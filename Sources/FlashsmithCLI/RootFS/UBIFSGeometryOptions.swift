@@ -41,7 +41,7 @@ struct UBIFSGeometryOptions: ParsableArguments {
     @Flag(name: [.customShort("F"), .customLong("space-fixup")], help: "UBIFS: the kernel fixes free space up at the first mount (images programmed raw, e.g. with nand write).")
     var spaceFixup = false
 
-    @Option(name: .customLong("uuid"), help: "UBIFS: the superblock's UUID (default: derived from the content and SOURCE_DATE_EPOCH).")
+    @Option(name: .customLong("uuid"), help: "UBIFS or ext4: the filesystem UUID (default: derived from the content and SOURCE_DATE_EPOCH).")
     var uuid: String?
 
     var given: Bool {
