@@ -58,7 +58,7 @@ public enum BoardBuild {
     /// folder already there is replaced only when it is empty or an earlier build's (its
     /// `.flashsmith-output` marker), unless `force`.
     public static func run(_ b: BoardLayout, output destination: String, options o: Options) throws -> String {
-        if b.flash.kind == .disk { throw Failure(message: "\(b.source): disk boards cannot be built yet") }
+        if b.flash.kind == .disk { return try BoardDiskBuild.run(b, output: destination, options: o) }
         try b.checkBadBlocksOnChip()
         let staging = try AtomicFolder(destination: destination, force: o.force, marker: .file, command: o.command)
         chmod(staging.path, 0o755)

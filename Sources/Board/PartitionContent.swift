@@ -1,5 +1,6 @@
 import BootImage
 import FlashsmithCore
+import RootFS
 import YAML
 
 /// What goes into a partition (`content:` in board.yaml; paths relative to the board's folder):
@@ -121,7 +122,7 @@ public enum PartitionContent: Sendable, Equatable {
     static let vfatKeys = ["label", "volume-id", "fit", "uimage", "boot-script", "files"]
     static let ext4Keys = ["spec", "empty", "label", "uuid"]
     static let squashfsKeys = ["spec", "compression"]
-    static let squashfsCompressors = ["gzip", "xz", "zstd", "lz4", "lzo", "lzma"]
+    static let squashfsCompressors = SquashfsOptions.Compression.allCases.map(\.rawValue)
     static let volumeKeys = ["name", "type", "size", "autoresize", "ubifs", "file"]
     static let fitKeys = ["load", "entry", "compression", "ramdisk", "hash"]
     static let uimageKeys = ["load", "entry", "compression"]

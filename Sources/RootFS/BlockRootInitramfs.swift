@@ -7,7 +7,7 @@ import Glibc
 /// A small initramfs that mounts a root filesystem from a block device for a kernel that has the
 /// disk driver and the filesystem as modules (Debian's arm64 and amd64 kernels: `CONFIG_VIRTIO_BLK=m`,
 /// `CONFIG_VIRTIO_MMIO=m`, `CONFIG_SQUASHFS=m`, `CONFIG_EXT4_FS=m`), from the kernel arguments the
-/// kernel would read itself: `root=/dev/vda2|PARTUUID=…|PARTLABEL=… rootfstype=squashfs|ext4|vfat
+/// kernel would read itself: `root=/dev/vda2|PARTLABEL=…|UUID=…|LABEL=… rootfstype=squashfs|ext4|vfat
 /// [ro|rw] [rootwait] [init=…]`.
 /// ```
 /// /init                        the script below (``initScript(release:modules:waitSeconds:)``)
@@ -117,7 +117,7 @@ public struct BlockRootInitramfs: Sendable {
 # /init of a Flashsmith block-device root initramfs (flashsmith build, a disk board).
 #
 # Does what a kernel with the disk driver and the filesystem built in does by itself, from the same
-# kernel arguments: root=/dev/vda2|PARTUUID=…|PARTLABEL=…|LABEL=… rootfstype=TYPE [ro|rw] [init=…].
+# kernel arguments: root=/dev/vda2|PARTLABEL=…|UUID=…|LABEL=… rootfstype=TYPE [ro|rw] [init=…].
 # Mounts proc, sysfs and devtmpfs; loads the disk and filesystem modules; waits for the root
 # device; mounts it (read-only unless rw); moves /dev there and switch_roots to init= (default
 # /sbin/init). Any failure: one line saying what failed, then power off.
@@ -162,33 +162,37 @@ parse_cmdline() {
 	done
 }
 
-# find_root SPEC: device, the node SPEC names (a path, or PARTUUID=/PARTLABEL=/UUID=/LABEL= as
-# blkid reports them), once it exists.
+# find_root SPEC: device, the node SPEC names (a path; PARTLABEL= by the partition's name the
+# kernel reports in uevent; UUID=/LABEL= as blkid reports them), once it exists. BLOCKROOT_SYS
+# replaces /sys (tests).
 find_root() {
 	device=
+	_sys=${BLOCKROOT_SYS:-/sys}
 	case $1 in
 	/dev/*)
 		[ -b "$1" ] && device=$1
 		;;
-	PARTUUID=* | PARTLABEL=* | UUID=* | LABEL=*)
+	PARTLABEL=*)
+		for _u in "$_sys"/class/block/*/uevent; do
+			if grep -qxF "PARTNAME=${1#PARTLABEL=}" "$_u" 2>/dev/null; then
+				device=/dev/$(sed -n 's/^DEVNAME=//p' "$_u")
+				break
+			fi
+		done
+		;;
+	UUID=* | LABEL=*)
 		_key=${1%%=*} _want=${1#*=}
-		for _d in /sys/class/block/*; do
+		[ "$_key" = LABEL ] || _want=$(echo "$_want" | tr A-F a-f)
+		for _d in "$_sys"/class/block/*; do
 			_n=${_d##*/}
-			[ -e "$_d/partition" ] || [ "$_key" = UUID ] || [ "$_key" = LABEL ] || continue
-			case $_key in
-			PARTUUID | PARTLABEL)
-				_v=$(sed -n "s/^${_key}=//p" "$_d/uevent" 2>/dev/null)
-				[ -n "$_v" ] || _v=$(blkid "/dev/$_n" 2>/dev/null | sed -n "s/.* ${_key}=\"\([^\"]*\)\".*/\1/p")
-				;;
-			*) _v=$(blkid "/dev/$_n" 2>/dev/null | sed -n "s/.* ${_key}=\"\([^\"]*\)\".*/\1/p") ;;
-			esac
-			if [ -n "$_v" ] && [ "$(echo "$_v" | tr A-F a-f)" = "$(echo "$_want" | tr A-F a-f)" ]; then
+			_v=$(blkid "/dev/$_n" 2>/dev/null | sed -n "s/.* ${_key}=\"\([^\"]*\)\".*/\1/p")
+			if [ -n "$_v" ] && [ "$_v" = "$_want" ]; then
 				device=/dev/$_n
 				break
 			fi
 		done
 		;;
-	*) fail "root=$1: expected /dev/NAME, PARTUUID=, PARTLABEL=, UUID= or LABEL=" ;;
+	*) fail "root=$1: expected /dev/NAME, PARTLABEL=, UUID= or LABEL= (PARTUUID= needs a kernel that mounts the root itself)" ;;
 	esac
 	[ -n "$device" ]
 }
