@@ -146,7 +146,7 @@ public enum VFATImage {
             throw DiskError("\(name) not found: vfat images need dosfstools (mkfs.vfat) and mtools (apt install dosfstools mtools)", category: .unavailable)
         }
         let path = ExternalTool.which(name) ?? ExternalTool.which("/usr/sbin/" + name) ?? ("/sbin/" + name)
-        let env = ["SOURCE_DATE_EPOCH=\(sourceDateEpoch)", "TZ=UTC", "LC_ALL=C", "MTOOLS_SKIP_CHECK=1", "MTOOLSRC=/dev/null"]
+        let env = ["SOURCE_DATE_EPOCH=\(sourceDateEpoch)", "TZ=UTC", "LC_ALL=C.UTF-8", "MTOOLS_SKIP_CHECK=1", "MTOOLSRC=/dev/null"]
         return try ExternalTool.run(unchecked: "env", env + [path] + arguments)
     }
 

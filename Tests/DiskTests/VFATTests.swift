@@ -12,6 +12,7 @@ import TestSupport
             ("image.fit", "src/Image.fit", (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }),
             ("dtbs/virt.dtb", "src/virt.dtb", [0xD0, 0x0D, 0xFE, 0xED] + [UInt8](repeating: 7, count: 5000)),
             ("dtbs/vendor/A Long File Name.txt", "src/long.txt", Array("long names are VFAT entries\n".utf8)),
+            ("notes/ünïcode-名前.txt", "src/unicode.txt", Array("UTF-8 names become UTF-16 long names\n".utf8)),
         ]
         try FileManager.default.createDirectory(atPath: dir.file("src"), withIntermediateDirectories: true)
         return try files.map { name, source, bytes in
@@ -32,7 +33,7 @@ import TestSupport
         #expect(try FileIO.size(of: img) == size)
         let f = try run("fsck.vfat", ["-n", img])
         #expect(f.status == 0, "\(f.out)\(f.err)")
-        let env = ["MTOOLS_SKIP_CHECK": "1", "TZ": "UTC"]
+        let env = ["MTOOLS_SKIP_CHECK": "1", "TZ": "UTC", "LC_ALL": "C.UTF-8"]
         let root = try run("mdir", ["-i", img, "::"], environment: env)
         #expect(root.out.contains("Volume in drive : is BOOT") && root.out.contains("2023-11-14  22:13"), "\(root.out)")
         let info = try run("minfo", ["-i", img, "::"], environment: env)
@@ -44,6 +45,8 @@ import TestSupport
         }
         let sub = try run("mdir", ["-i", img, "::dtbs/vendor"], environment: env)
         #expect(sub.out.contains("A Long File Name.txt"), "\(sub.out)")
+        let notes = try run("mdir", ["-i", img, "::notes"], environment: env)
+        #expect(notes.out.contains("ünïcode-名前.txt"), "\(notes.out)")
     }
 
     /// Two builds from sources with different mtimes, at different times, are byte-identical;
