@@ -6,7 +6,7 @@ import TestSupport
 /// The block-device root initramfs of disk boards: its /init (syntax under busybox's ash and the
 /// host's sh; root= parsing and PARTLABEL= lookup through a fake /sys), and the modules it takes
 /// from Debian's real arm64 kernel: virtio, squashfs, ext4 and ext4's soft dependency crc32c_generic
-/// (Debian ships no modules.dep: the order comes from each module's .modinfo).
+/// (modules.dep and modules.softdep when depmod ran, else each module's .modinfo).
 @Suite struct BlockRootInitramfsTests {
     static let script = BlockRootInitramfs.initScript(release: "6.1.0-test", modules: ["kernel/a.ko"], waitSeconds: 30)
 
@@ -33,6 +33,7 @@ import TestSupport
     func functions(_ commands: String) throws -> [String] {
         let dir = try TempDir()
         for (n, name) in [("vda", nil), ("vda1", "boot"), ("vda2", "root.a+b")] as [(String, String?)] {
+            try FileManager.default.createDirectory(atPath: dir.file("sys/class/block/\(n)"), withIntermediateDirectories: true)
             _ = try dir.write("sys/class/block/\(n)/uevent", "MAJOR=254\nDEVNAME=\(n)\nDEVTYPE=\(name == nil ? "disk" : "partition")\n" + (name.map { "PARTNAME=\($0)\n" } ?? ""))
         }
         let initPath = try dir.write("init", Self.script)
@@ -64,14 +65,14 @@ import TestSupport
 
     @Test("Debian's arm64 kernel: virtio, squashfs, ext4 and crc32c_generic (ext4's softdep) in load order")
     func debianModules() throws {
-        guard toolsAvailable("apt-get", "dpkg", "busybox") else { return }
+        guard toolsAvailable("apt-get", "dpkg") else { return }
         let kernel = try DebianArtifacts.arm64Kernel()
         let tree = try KernelModuleTree.load(kernel.modulesDirectory)
         let order = try tree.loadOrder(BlockRootInitramfs.diskModules + ["squashfs", "ext4"], optional: Set(BlockRootInitramfs.diskModules)).order
         let names = order.map { ModulesLayer.moduleName($0) }
         for n in ["virtio_mmio", "virtio_blk", "squashfs", "ext4", "crc32c_generic", "jbd2", "mbcache"] { #expect(names.contains(n), "\(n) missing: \(names)") }
         if let c = names.firstIndex(of: "crc32c_generic"), let e = names.firstIndex(of: "ext4") { #expect(c < e, "crc32c_generic before ext4: \(names)") }
-        let b = BlockRootInitramfs(busybox: try #require(which("busybox")), modules: kernel.modulesDirectory, filesystems: ["squashfs", "ext4"])
+        let b = BlockRootInitramfs(busybox: try DebianArtifacts.busybox(architecture: "arm64"), modules: kernel.modulesDirectory, filesystems: ["squashfs", "ext4"])
         let (m, r) = try b.manifest(sourceDateEpoch: 1_700_000_000)
         #expect(r.modules == order)
         #expect(m["/init"] != nil && m["/dev/console"]?.kind == .charDevice && m["/lib/modules/\(kernel.release)/\(order[0])"] != nil)
