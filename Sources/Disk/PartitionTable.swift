@@ -264,8 +264,8 @@ extension PartitionTable {
     /// Checks the table (and the raw regions written beside it): sizes and alignment, the disk's
     /// end, the table's own areas, overlaps, counts, names, identifiers. The first problem is thrown.
     public func validate(rawRegions: [RawRegion] = []) throws {
-        try checkDisk()
         try checkEntriesLocation()
+        try checkDisk()
         for (i, p) in partitions.enumerated() { try check(p, index: i) }
         try checkOverlaps(rawRegions: rawRegions)
         if kind == .mbr { try MBR.checkLogicals(self) }

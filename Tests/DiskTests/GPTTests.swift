@@ -175,6 +175,10 @@ import TestSupport
         ("too many", gpt(64 * MiB, (0..<129).map { Partition(name: "p\($0)", offset: 1 * MiB + $0 * 64 * KiB, size: 64 * KiB, type: type("linux", .gpt)) }),
          "129 partitions: a GPT holds at most 128"),
         ("bad gpt-location", gpt(16 * MiB, [], location: 1000), "gpt-location 0x3e8: expected a multiple of 512 bytes"),
+        ("huge gpt-location", gpt(16 * MiB, [], location: Int.max - 511), "gpt-location 0x7ffffffffffffe00: beyond the first half of the 16MiB disk"),
+        ("huge partition", gpt(16 * MiB, [Partition(name: "h", offset: Int.max - 511, size: Int.max - 511, type: type("linux", .gpt))]),
+         "partition 1 'h': ends at beyond 2^63, past the disk's end at 0x1000000"),
+        ("odd disk size", gpt(16 * MiB + 1, []), "disk size 16777217: expected a positive multiple of 512 bytes"),
     ]
 
     @Test(arguments: invalid)
@@ -195,6 +199,8 @@ import TestSupport
         // A raw region over a partition is refused too.
         let e2 = errorText { try moved.validate(rawRegions: [RawRegion(name: "spl", offset: 5 * MiB, size: 4 * KiB)]) }
         #expect(e2?.contains("partition 1 'root' (0x400000…0xc00000) overlaps raw region 'spl'") == true, "\(e2 ?? "")")
+        let e3 = errorText { try moved.validate(rawRegions: [RawRegion(name: "far", offset: Int.max - 4, size: 10)]) }
+        #expect(e3 == "raw region 'far': 0x7ffffffffffffffb…? lies past the disk's end at 0x1000000", "\(e3 ?? "")")
         guard toolsAvailable("sgdisk") else { return }
         let dir = try TempDir()
         try moved.write(to: dir.file("d.img"))
