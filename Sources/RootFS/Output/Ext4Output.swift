@@ -255,15 +255,14 @@ struct Ext4Script {
                 try DiskTool.writeFile(file, d.xattrs[key] ?? [])
                 line("ea_set", "-f", file, ref, key)
             }
-            // Times and link counts last, by full path: adding entries to a folder leaves its
-            // times alone in libext2fs, but a later link would count.
-            let abs = e.path
-            if item.links > 1 && e.kind != .directory { lateFields.append(Self.command(["sif", abs, "links_count", String(item.links)])) }
+            // Times where the entry is made (libext2fs leaves a folder's times alone when entries
+            // are added to it); link counts last, by full path, once every name exists.
+            if item.links > 1 && e.kind != .directory { lateFields.append(Self.command(["sif", e.path, "links_count", String(item.links)])) }
             if d.mtime != fakeTime {
                 guard d.mtime >= 0, d.mtime <= 0x3_7FFF_FFFF else {
                     throw RootFSError(path: destination, message: "\(e.path): time \(d.mtime) is outside what ext4 holds (1970…2446) (\(e.source))")
                 }
-                for f in ["mtime", "atime", "ctime", "crtime"] { lateFields.append(Self.command(["sif", abs, f, "@\(d.mtime)"])) }
+                for f in ["mtime", "atime", "ctime", "crtime"] { line("sif", ref, f, "@\(d.mtime)") }
             }
         }
         cd("/")
