@@ -48,6 +48,7 @@ extension E2E {
             try FileManager.default.copyItem(atPath: "\(Self.repo)/layouts/qemu-arm64-disk", toPath: board)
             let spec = try String(contentsOfFile: "\(board)/rootfs.yaml", encoding: .utf8)
             try (spec + "  - overlay: e2e-overlay\n  - devices: e2e-devices.txt\n").write(toFile: "\(board)/rootfs.yaml", atomically: true, encoding: .utf8)
+            for d in ["usr/share/e2e", "etc/init.d"] { try FileManager.default.createDirectory(atPath: "\(board)/e2e-overlay/\(d)", withIntermediateDirectories: true) }
             _ = try dir.write("board/e2e-overlay/usr/share/e2e/owned", "owned by 1234:5678\n")
             _ = try dir.write(
                 "board/e2e-devices.txt",
