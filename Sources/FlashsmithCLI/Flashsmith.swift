@@ -10,7 +10,7 @@ public struct Flashsmith: ParsableCommand {
         commandName: "flashsmith",
         abstract: "A workbench for embedded Linux images: U-Boot environments, boot images, root filesystems, NAND layouts.",
         version: "0.1.0",
-        subcommands: [BuildCommand.self, BootCommand.self, ServeCommand.self, Env.self, UImageCommand.self, FITCommand.self, RootFSCommand.self, UBICommand.self, NANDCommand.self, FlashCommand.self, KconfigCommand.self, Inspect.self, CRC32Command.self]
+        subcommands: [BuildCommand.self, ImportCommand.self, BootCommand.self, ServeCommand.self, Env.self, UImageCommand.self, FITCommand.self, RootFSCommand.self, UBICommand.self, NANDCommand.self, FlashCommand.self, KconfigCommand.self, Inspect.self, CRC32Command.self]
     )
 
     public init() {}

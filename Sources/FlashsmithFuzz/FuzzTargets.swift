@@ -31,7 +31,7 @@ public enum FuzzTargets {
 
     public static let all: [FuzzTarget] = [
         envBlob, envText, fwEnvConfig, uImage, fit, dtb, its, fitYAML, ubi, ubifs, nandRaw, flashImage, disk, inspect, archive, archiveCompressed, deb, elf, busybox,
-        kconfig, ubinize, deviceTable, usersTable, yaml, board, rootfsSpec, byteSize, cliOptions,
+        kconfig, ubinize, deviceTable, usersTable, yaml, board, rootfsSpec, genimageConfig, byteSize, cliOptions,
     ]
 
     // MARK: U-Boot environment
@@ -421,6 +421,34 @@ public enum FuzzTargets {
         let p = try s.write(bytes, "rootfs.yaml")
         let spec = try RootFSSpec.load(p, skeletonPaths: [skeletons])
         _ = try spec.epoch()
+    }
+
+    /// genimage.cfg as `import genimage` reads it (include()s only from the scratch folder), then
+    /// mapped to a board against the scratch folder's input files and root (a refusal there is
+    /// not a refusal of the input: the syntax was accepted).
+    static let genimageConfig = FuzzTarget(
+        "genimage-config", "genimage.cfg (libconfuse syntax, genimage's option tables; import genimage's placement and mapping)", text: true,
+        dictionary: [
+            "image ", "partition ", "hdimage {", "vfat {", "ext4 {", "squashfs {", "flash ", "ubi {", "file ", "size = ", "offset = ", "align = ", "image = \"",
+            "include(\"flash.cfg\")", "${SIZE}", "${X:-1M}", "/*", "*/", "//", "#", "+=", "in-partition-table = false", "partition-table-type = \"gpt\"", "gpt-location = ",
+            "autoresize = true", "holes = {\"(440; 1K)\"}", "0x", "s", "k", "M", "G", "%",
+        ],
+        prepare: { s in
+            _ = s.makeFolder("input")
+            _ = s.makeFolder("root")
+            _ = s.makeFolder("root/boot")
+            try s.write([UInt8](repeating: 0xAA, count: 70_000), "input/u-boot.bin")
+            try s.write([UInt8](repeating: 1, count: 5000), "input/Image")
+            try s.write("echo boot\n", "input/boot.scr")
+            try s.write([UInt8](repeating: 0, count: 1 << 20), "input/rootfs.ext4")
+            try s.write("flash nand-128M { pebsize = 128k lebsize = 126k numpebs = 1024 minimum-io-unit-size = 2048 sub-page-size = 2048 }\n", "flash.cfg")
+        }
+    ) { bytes, s in
+        let cfg = try GenimageConfig.parse(String(decoding: bytes, as: UTF8.self), source: "genimage.cfg", environment: ["SIZE": "1M"], confinedTo: s.path)
+        var o = GenimageImport.Options(board: s.file("board"), cwd: s.path)
+        o.inputPath = s.file("input")
+        o.rootPath = s.file("root")
+        if let out = try? GenimageImport.map(cfg, options: o) { _ = (out.boardYAML.count, out.notMapped.count) }
     }
 
     // MARK: Numbers from options

@@ -16,7 +16,7 @@ import Testing
         "env-blob": 300, "env-text": 300, "fw-env-config": 500, "uimage": 1000, "fit": 500, "dtb": 2000, "its": 60, "fit-yaml": 500,
         "ubi": 250, "ubifs": 200, "nand-raw": 300, "flash-image": 150, "disk": 400, "inspect": 400, "archive": 1500, "archive-compressed": 600, "deb": 1500,
         "elf": 2000, "busybox": 500, "kconfig": 300, "ubinize": 300, "device-table": 300, "users-table": 100, "yaml": 1500, "board": 1500,
-        "rootfs-spec": 1500, "byte-size": 1000, "cli-options": 60,
+        "rootfs-spec": 1500, "genimage-config": 1500, "byte-size": 1000, "cli-options": 60,
     ]
 
     static var scale: Double {
