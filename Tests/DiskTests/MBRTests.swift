@@ -144,3 +144,60 @@ import TestSupport
         #expect(derived == again && derived != other)
     }
 }
+
+/// Random layouts (a fixed seed): what we write, we and sfdisk read back as written.
+@Suite struct RandomLayoutTests {
+    struct RNG {
+        var state: UInt64
+        mutating func next(_ n: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(n))
+        }
+    }
+
+    static func layout(_ kind: PartitionTable.Kind, _ rng: inout RNG) -> PartitionTable {
+        let count = 1 + rng.next(kind == .gpt ? 12 : 8)
+        var offset = 1 * MiB, parts: [Partition] = []
+        let gptTypes = PartitionTypes.gpt.map(\.name), mbrTypes = ["linux", "fat32", "fat16", "swap", "esp", "0xda"]
+        for i in 0..<count {
+            offset += rng.next(4) * 64 * KiB
+            let size = (1 + rng.next(64)) * 32 * KiB
+            let t = kind == .gpt ? gptTypes[rng.next(gptTypes.count)] : mbrTypes[rng.next(mbrTypes.count)]
+            parts.append(Partition(name: "p\(i)-\(rng.next(1000))", offset: offset, size: size, type: type(t, kind), bootable: rng.next(3) == 0))
+            offset += size + 64 * KiB
+        }
+        let disk = offset + 1 * MiB + rng.next(8) * 512
+        return kind == .gpt ? gpt(disk, parts, location: rng.next(2) == 0 ? nil : 2048 + rng.next(100) * 512, seed: "r\(rng.next(99))")
+            : mbr(disk, parts, seed: "r\(rng.next(99))")
+    }
+
+    @Test(arguments: PartitionTable.Kind.allCases)
+    func roundTrips(_ kind: PartitionTable.Kind) throws {
+        let peers = toolsAvailable("sfdisk", "sgdisk")
+        var rng = RNG(state: kind == .gpt ? 1 : 2)
+        let dir = try TempDir()
+        for n in 0..<40 {
+            let t = Self.layout(kind, &rng)
+            let img = dir.file("d\(n).img")
+            try t.write(to: img)
+            let info = try DiskImageInfo.read(path: img)
+            var expected = try t.resolved()
+            expected.seed = ""
+            if kind == .mbr { for i in expected.partitions.indices { expected.partitions[i].name = String(info.numbers[i]) } }
+            #expect(info.table == expected, "layout \(n)")
+            #expect(info.problems.isEmpty, "layout \(n): \(info.problems)")
+            guard peers else { continue }
+            let listed = try sfdiskPartitions(img).filter { ($0["type"] as? String) != "f" }
+            #expect(listed.map { $0["start"] as? Int ?? -1 } == t.partitions.map { $0.offset / 512 }, "layout \(n)")
+            #expect(listed.map { $0["size"] as? Int ?? -1 } == t.partitions.map { $0.size / 512 }, "layout \(n)")
+            if kind == .gpt {
+                let v = try run("sgdisk", ["-v", img])
+                #expect(v.out.contains("No problems found"), "layout \(n): \(v.out)")
+            } else {
+                let all = try sfdiskPartitions(img).count
+                #expect(all == t.partitions.count + (t.partitions.count > 4 ? 1 : 0), "layout \(n)")
+            }
+            #expect(listed.map { $0["bootable"] as? Bool ?? ($0["attrs"] as? String)?.contains("LegacyBIOSBootable") ?? false } == t.partitions.map(\.bootable), "layout \(n)")
+        }
+    }
+}
