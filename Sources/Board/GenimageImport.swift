@@ -416,6 +416,7 @@ public struct GenimageImport {
                 let v: (bytes: Int, percent: Bool)
                 do { v = try GenimageConfig.size(o.string, allowPercent: true) } catch { throw Failure(o.at, "image '\(name)': size '\(o.string)': \(error.reason)") }
                 if v.percent { throw Failure(o.at, "image '\(name)': size \(o.string) depends on the folder genimage stages: not mapped; give the size in bytes (k, M, G)") }
+                if v.bytes > BoardLayout.Limits.diskSize { throw Failure(o.at, "image '\(name)': size '\(o.string)': expected at most \(ByteSize(bytes: BoardLayout.Limits.diskSize))") }
                 if v.bytes > 0 { return v.bytes }
             }
             if t.kind == "file" { return try FileIO.size(of: inputFile(t.string("name") ?? name, at: at)) }

@@ -90,14 +90,20 @@ struct GenimageDiskLayout {
         try place(image: image, childSize: childSize, imageHoles: imageHoles)
     }
 
-    /// genimage's size: its number with k/M/G/s; 0 when absent.
+    /// genimage's size: its number with k/M/G/s; 0 when absent. At most the largest disk a board
+    /// describes (2 TiB), so that sums of a few stay far from overflowing.
     static func bytes(_ s: GenimageConfig.Section, _ name: String) throws -> Int {
         guard let o = s.option(name) else { return 0 }
+        let v: Int
         do {
-            return try GenimageConfig.size(o.string).bytes
+            v = try GenimageConfig.size(o.string).bytes
         } catch {
             throw Failure(o.at, "\(s.label): \(name) '\(o.string)': \(error.reason)")
         }
+        guard v <= BoardLayout.Limits.diskSize else {
+            throw Failure(o.at, "\(s.label): \(name) '\(o.string)': expected at most \(ByteSize(bytes: BoardLayout.Limits.diskSize)), the largest disk a board describes")
+        }
+        return v
     }
 
     var hasGPT: Bool { table == .gpt || table == .hybrid }

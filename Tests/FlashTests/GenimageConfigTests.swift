@@ -241,6 +241,11 @@ import TestSupport
         ("image a.img { hdimage {} partition a { size = 1M } }\nimage b.img { hdimage {} partition a { size = 1M } }", "genimage.cfg: 2 disk/flash images (a.img, b.img): give --image NAME"),
         ("image a.img { vfat {} size = 1M }", "genimage.cfg: no hdimage or flash image"),
         ("image a.img { hdimage {} partition a { size = 1M } }\nimage a.img { file {} }", "genimage.cfg:2: image 'a.img' is defined again"),
+        // Sizes that would overflow the arithmetic: refused where they are read.
+        ("image sd.img { hdimage { partition-table-type = gpt\n gpt-location = 0x7fffffffffffffff } partition a { size = 1M } }", "genimage.cfg:2: hdimage: gpt-location '0x7fffffffffffffff': expected at most 2048GiB"),
+        ("image sd.img { hdimage {}\n partition a { offset = 0x7ffffffffffffe00 size = 0x7ffffffffffffe00 } }", "genimage.cfg:2: partition 'a': offset '0x7ffffffffffffe00': expected at most 2048GiB"),
+        ("image sd.img { hdimage {} partition a { image = \"r.ext4\" } }\nimage r.ext4 { ext4 {}\n size = 0x7fffffffffffffff }", "genimage.cfg:3: image 'r.ext4': size '0x7fffffffffffffff': expected at most 2048GiB"),
+        ("flash f { pebsize = 128k numpebs = 16 minimum-io-unit-size = 2048 }\nimage n.img { flash {} flashtype = f\n partition a { offset = 0x7fffffffffff0000 size = 0x7fffffffffff0000 } }", "genimage.cfg:3: partition 'a': size '0x7fffffffffff0000': expected at most 2048GiB"),
     ])
     func refused(_ cfg: String, _ expected: String) throws {
         let f = try Fixture()
