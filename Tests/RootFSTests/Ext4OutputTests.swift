@@ -247,4 +247,23 @@ import TestSupport
         #expect(ok.out.contains("\"uuid\": \"01234567-89ab-cdef-0123-456789abcdef\""), "\(ok.out)")
         #expect(ok.out.contains("\"label\": \"root\""), "\(ok.out)")
     }
+
+    /// `rootfs ls x.ext4` (debugfs underneath) lists what the manifest lists, digests included,
+    /// and /lost+found, which every mke2fs image has.
+    @Test func theListingReadsBackTheManifest() throws {
+        guard toolsAvailable("mke2fs", "debugfs") else { return }
+        let dir = try TempDir()
+        let m = try DiskFSFixture.manifest(try DiskFSFixture.writeSpec(in: dir))
+        let image = dir.file("root.ext4")
+        try Ext4Output.write(m, to: image, options: Ext4Options(size: Self.size))
+        #expect(Listing.looksLikeExt4(image) && !Listing.looksLikeSquashfs(image))
+        let read = try Listing.of(ext4: image, digests: true)
+        let want = try Listing.of(manifest: m, origin: "spec", digests: true)
+        let lostFound = read.items.first { $0.path == "/lost+found" }
+        #expect(lostFound?.kind == .directory && lostFound?.mode == 0o700)
+        let got = read.items.filter { $0.path != "/lost+found" }
+        #expect(got.count == want.items.count)
+        for (a, b) in zip(got, want.items) { #expect(a == b, "\(a.path): read \(a), manifest \(b)") }
+    }
 }
+

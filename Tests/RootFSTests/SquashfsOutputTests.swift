@@ -215,4 +215,21 @@ import TestSupport
         #expect(ok.out.contains("\"squashfsCompression\": \"lz4\""), "\(ok.out)")
         #expect(try run("unsquashfs", ["-s", dir.file("x.sqfs")]).out.contains("Compression lz4"))
     }
+
+    /// `rootfs ls x.squashfs` (unsquashfs -pf underneath) lists what the manifest lists but the
+    /// sockets (left out) and the xattrs (unsquashfs 4.5.1 does not print them), digests included.
+    @Test func theListingReadsBackTheManifest() throws {
+        guard toolsAvailable("mksquashfs", "unsquashfs") else { return }
+        let dir = try TempDir()
+        let m = try DiskFSFixture.manifest(try DiskFSFixture.writeSpec(in: dir))
+        let image = dir.file("root.squashfs")
+        try SquashfsOutput.write(m, to: image, options: SquashfsOptions(compression: .zstd))
+        #expect(Listing.looksLikeSquashfs(image) && !Listing.looksLikeExt4(image))
+        let read = try Listing.of(squashfs: image, digests: true)
+        var want = try Listing.of(manifest: m, origin: "spec", digests: true).items.filter { $0.kind != .socket }
+        for i in want.indices { want[i].xattrs = [:] }
+        #expect(read.items.count == want.count)
+        for (a, b) in zip(read.items, want) { #expect(a == b, "\(a.path): read \(a), manifest \(b)") }
+    }
 }
+
