@@ -113,7 +113,12 @@ public enum VFATImage {
     }
 
     /// Folders first (parents before children), then each file in order.
-    static func copy(_ files: [File], into temp: String, size: Int, sourceDateEpoch: UInt32, path: String) throws {
+    /// FAT's time stamps start at 1980-01-01 00:00 (local time, here UTC); mtools turns an earlier
+    /// time (SOURCE_DATE_EPOCH=0, the default of a build without one) into 2098.
+    static let fatEpoch: UInt32 = 315_532_800
+
+    static func copy(_ files: [File], into temp: String, size: Int, sourceDateEpoch given: UInt32, path: String) throws {
+        let sourceDateEpoch = max(given, fatEpoch)
         var folders: [String] = []
         for f in files {
             let parts = f.name.split(separator: "/")

@@ -70,6 +70,17 @@ import TestSupport
         #expect(try FileIO.read(b.file("z.vfat"), offset: 0x27, count: 4) == [0x78, 0x56, 0x34, 0x12])
     }
 
+    /// A build without SOURCE_DATE_EPOCH (0) dates its files 1980-01-01, FAT's first day; mtools
+    /// would say 2098 for a time before it.
+    @Test func timesBeforeFATsEpochAreItsFirstDay() throws {
+        guard toolsAvailable("mkfs.vfat", "mcopy", "mdir") else { return }
+        let dir = try TempDir()
+        let files = try Self.sources(dir, mtime: 1_000_000_000)
+        try VFATImage.build(files: files, size: 4 * MiB, sourceDateEpoch: 0, to: dir.file("x.vfat"))
+        let listing = try run("mdir", ["-i", dir.file("x.vfat"), "::/"])
+        #expect(listing.out.contains("1980-01-01") && !listing.out.contains("2098"), "\(listing.out)")
+    }
+
     /// A file that does not fit is an error naming it; the destination is left as it was.
     @Test func tooBigFileIsNamed() throws {
         guard toolsAvailable("mkfs.vfat", "mcopy", "mmd") else { return }
