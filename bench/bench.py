@@ -787,6 +787,66 @@ def _rootfs_ubifs_zstd(ctx: Ctx) -> Row:
     return _rootfs_ubifs(ctx, "zstd")
 
 
+SQUASHFS_PSEUDO = "/dev d 755 0 0\n/dev/console c 600 0 0 5 1\n/dev/null c 666 0 0 1 3\n"
+
+
+@row("rootfs-squashfs", runs=3, help="busybox + 20,000 files (~200 MiB) -> squashfs (gzip): flashsmith rootfs build vs fakeroot mksquashfs")
+def _rootfs_squashfs(ctx: Ctx) -> Row:
+    """The bench tree to squashfs: flashsmith from the manifest (it stages the files and feeds
+    mksquashfs pseudo definitions for owners, modes and devices) vs mksquashfs of the staged tree
+    under fakeroot with the same devices, both gzip, every core, -reproducible."""
+    tree, peer = rootfs_tree(ctx)
+    table = write_if_changed(ctx.inputs / "ubifs-devices.txt", UBIFS_DEVICES.encode())
+    pseudo = write_if_changed(ctx.inputs / "squashfs-pseudo.txt", SQUASHFS_PSEUDO.encode())
+    fs, other = ctx.file("flashsmith.squashfs"), ctx.file("mksquashfs.squashfs")
+    os.environ["SOURCE_DATE_EPOCH"] = "1700000000"
+
+    def check(_: dict) -> tuple[bool, str]:
+        a = count_entries(["unsquashfs", "-lls", fs])
+        b = count_entries(["unsquashfs", "-lls", other])
+        sa, sb = Path(fs).stat().st_size, Path(other).stat().st_size
+        return a >= b > ROOTFS_FILES and sa <= sb * 1.02, f"unsquashfs lists {a:,} entries in ours, {b:,} in mksquashfs's; sizes {sa:,} vs {sb:,} bytes"
+
+    return Row(
+        commands=[
+            Cmd("flashsmith", [ctx.flashsmith, "rootfs", "build", "--busybox", "/bin/busybox", "--overlay", str(tree), "--devices", str(table), "-o", fs, "--squashfs-comp", "gzip"]),
+            Cmd("fakeroot+mksquashfs", ["fakeroot", "--", "mksquashfs", str(peer), other, "-noappend", "-quiet", "-no-progress", "-comp", "gzip", "-reproducible", "-mkfs-time", "1700000000", "-all-time", "1700000000", "-pf", str(pseudo)]),
+        ],
+        describe="~200 MiB text-like data in 20,000 files + busybox and its links + device nodes -> squashfs, gzip, 128 KiB blocks, every core in both",
+        check=check,
+        bytes_in=sum(f.stat().st_size for f in tree.rglob("*.txt")),
+    )
+
+
+@row("rootfs-ext4", runs=3, help="busybox + 20,000 files (~200 MiB) -> 512 MiB ext4: flashsmith rootfs build vs fakeroot mke2fs -d")
+def _rootfs_ext4(ctx: Ctx) -> Row:
+    """The bench tree to ext4: flashsmith from the manifest (exact owners, modes, devices, times,
+    rootless) vs mke2fs -d of the staged tree under fakeroot (owners as fakeroot says), 512 MiB."""
+    tree, peer = rootfs_tree(ctx)
+    table = write_if_changed(ctx.inputs / "ubifs-devices.txt", UBIFS_DEVICES.encode())
+    fs, other = ctx.file("flashsmith.ext4"), ctx.file("mke2fs.ext4")
+    os.environ["SOURCE_DATE_EPOCH"] = "1700000000"
+
+    def check(_: dict) -> tuple[bool, str]:
+        ok = all(subprocess.run(["fsck.ext4", "-fn", p], capture_output=True).returncode == 0 for p in (fs, other))
+        def used(p: str) -> int:
+            out = subprocess.run(["dumpe2fs", "-h", p], capture_output=True, text=True).stdout
+            v = {l.split(":")[0]: l.split(":")[1].strip() for l in out.splitlines() if ":" in l}
+            return int(v.get("Block count", 0)) - int(v.get("Free blocks", 0))
+        ua, ub = used(fs), used(other)
+        return ok and ua <= ub * 1.05, f"fsck.ext4 -fn {'clean' if ok else 'FAILED'} on both; blocks used {ua:,} vs {ub:,}"
+
+    return Row(
+        commands=[
+            Cmd("flashsmith", [ctx.flashsmith, "rootfs", "build", "--busybox", "/bin/busybox", "--overlay", str(tree), "--devices", str(table), "-o", fs, "--size", "512MiB"]),
+            Cmd("fakeroot+mke2fs", ["sh", "-c", f"rm -f {shlex.quote(other)} && E2FSPROGS_FAKE_TIME=1700000000 fakeroot -- mke2fs -q -t ext4 -b 4096 -d {shlex.quote(str(peer))} {shlex.quote(other)} 512M"]),
+        ],
+        describe="~200 MiB text-like data in 20,000 files + busybox and its links + device nodes -> a 512 MiB ext4 (4 KiB blocks, journal)",
+        check=check,
+        bytes_in=sum(f.stat().st_size for f in tree.rglob("*.txt")),
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # UBI
 
@@ -1066,6 +1126,55 @@ def _board_nandsim(ctx: Ctx) -> Row:
 def _board_nandsim_tree(ctx: Ctx) -> Row:
     tree, _ = rootfs_tree(ctx)
     return board_nandsim_row(ctx, tree)
+
+
+@row("board-disk", runs=3, help="a GPT disk board (vfat boot with a 32 MiB image, the 20,000-file tree as squashfs root, empty ext4 data): flashsmith build vs fakeroot staging + genimage")
+def _board_disk(ctx: Ctx) -> Row:
+    """A disk board with the bench tree as its squashfs root, against genimage as users run it: the
+    tree staged under fakeroot with busybox and the device table, genimage in the same session
+    (mkfs.vfat + mcopy, mksquashfs, mke2fs, the GPT). The same partitions, offsets and filesystems."""
+    tree, _ = rootfs_tree(ctx)
+    repo = Path(__file__).resolve().parent.parent
+    d = ctx.inputs / "board-disk"
+    d.mkdir(parents=True, exist_ok=True)
+    random_file(d / "image.fit", 32 << 20)
+    (d / "rootfs.yaml").write_text(f"layers:\n  - skeleton: base\n  - overlay: {tree}\n  - busybox: /bin/busybox\n")
+    (d / "board.yaml").write_text(
+        "name: benchdisk\nflash: {type: disk, size: 512MiB, partition-table: gpt}\npartitions:\n"
+        "  - {name: boot, size: 64MiB, type: esp, bootable: true, content: {vfat: {label: BOOT, files: [image.fit]}}}\n"
+        "  - {name: root, size: 320MiB, content: {squashfs: {spec: rootfs.yaml, compression: gzip}}}\n"
+        "  - {name: data, size: rest, content: {ext4: {empty: true, label: data}}}\n")
+    (d / "genimage.cfg").write_text(
+        'image boot.vfat {\n  vfat { label = "BOOT" files = { "image.fit" } }\n  size = 64M\n}\n'
+        'image root.squashfs {\n  squashfs { compression = "gzip" }\n}\n'
+        'image data.ext4 {\n  ext4 { label = "data" use-mke2fs = true }\n  empty = true\n  size = 127M\n}\n'
+        'image benchdisk.img {\n  hdimage { partition-table-type = "gpt" align = 1M }\n'
+        '  partition boot { image = "boot.vfat" partition-type-uuid = "U" bootable = true size = 64M }\n'
+        '  partition root { image = "root.squashfs" partition-type-uuid = "L" size = 320M }\n'
+        '  partition data { image = "data.ext4" partition-type-uuid = "L" }\n  size = 512M\n}\n')
+    applets = subprocess.run(["/bin/busybox", "--list-full"], capture_output=True, text=True, check=True).stdout
+    (d / "applets.txt").write_text("".join(a + "\n" for a in applets.split() if a != "bin/busybox"))
+    fs, peer = ctx.file("flashsmith"), ctx.file("peer")
+    os.environ["SOURCE_DATE_EPOCH"] = "1700000000"
+
+    def check(_: dict) -> tuple[bool, str]:
+        tables = []
+        for p in (Path(fs) / "benchdisk.img", Path(peer) / "benchdisk.img"):
+            r = subprocess.run(["sfdisk", "--json", str(p)], capture_output=True, text=True)
+            parts = json.loads(r.stdout)["partitiontable"]["partitions"] if r.returncode == 0 else []
+            tables.append([(q["start"], q["type"]) for q in parts])
+        roots = [count_entries(["unsquashfs", "-lls", str(p)]) for p in (Path(fs) / "root.img", Path(peer) / "root.squashfs")]
+        ok = len(tables[0]) == 3 and [t for _, t in tables[0]] == [t for _, t in tables[1]] and [s for s, _ in tables[0]] == [s for s, _ in tables[1]] and roots[0] >= roots[1] > ROOTFS_FILES
+        return ok, f"partition starts and types {'equal' if ok else 'DIFFER'} ({tables[0]} vs {tables[1]}); squashfs entries {roots[0]:,} vs {roots[1]:,}"
+
+    return Row(
+        commands=[
+            Cmd("flashsmith", [ctx.flashsmith, "build", str(d), "-o", fs]),
+            Cmd("fakeroot+genimage", ["sh", str(Path(__file__).resolve().parent / "peers" / "board-disk.sh"), peer, str(d), str(repo), str(tree)]),
+        ],
+        describe="512 MiB GPT: 64 MiB vfat with a 32 MiB boot image, squashfs (gzip) of busybox + the base skeleton + 20,000 files, empty ext4; the peers stage the tree under fakeroot and run genimage",
+        check=check,
+    )
 
 
 if __name__ == "__main__":

@@ -43,9 +43,15 @@ extension E2E {
 
         /// The shipped board with a test layer: a device table (a char device and a block device in
         /// /lib/e2e, owners and a setuid mode on a file) and a start script reporting them in the guest.
-        func board(_ dir: TempDir) throws -> String {
+        func board(_ dir: TempDir, root: String) throws -> String {
             let board = dir.file("board")
             try FileManager.default.copyItem(atPath: "\(Self.repo)/layouts/qemu-arm64-disk", toPath: board)
+            if root == "ext4" {
+                let yaml = try String(contentsOfFile: "\(board)/board.yaml", encoding: .utf8)
+                try #require(yaml.contains("      squashfs: {spec: rootfs.yaml, compression: xz}\n"))
+                try yaml.replacingOccurrences(of: "      squashfs: {spec: rootfs.yaml, compression: xz}\n", with: "      ext4: {spec: rootfs.yaml, label: root}\n")
+                    .write(toFile: "\(board)/board.yaml", atomically: true, encoding: .utf8)
+            }
             let spec = try String(contentsOfFile: "\(board)/rootfs.yaml", encoding: .utf8)
             try (spec + "  - overlay: e2e-overlay\n  - devices: e2e-devices.txt\n").write(toFile: "\(board)/rootfs.yaml", atomically: true, encoding: .utf8)
             for d in ["usr/share/e2e", "etc/init.d"] { try FileManager.default.createDirectory(atPath: "\(board)/e2e-overlay/\(d)", withIntermediateDirectories: true) }
@@ -67,13 +73,17 @@ extension E2E {
             return board
         }
 
-        @Test("build: the peers read every partition; boot: distro boot → boot.scr → FIT → squashfs root → marker, owners and devices as the manifest")
-        func buildsAndBoots() throws {
+        /// As shipped (a squashfs root), and with an ext4 root (read-write; ext4 needs crc32c_generic,
+        /// its soft dependency, in the initramfs).
+        @Test(
+            "build: the peers read every partition; boot: distro boot → boot.scr → FIT → root from the disk → marker, owners and devices as the manifest",
+            arguments: ["squashfs", "ext4"])
+        func buildsAndBoots(rootFS: String) throws {
             guard available() else { return }
             let dir = try TempDir("flashsmith-e2e-disk-board")
             let root = try sysroot(dir)
             let out = dir.file("out")
-            let b = try flashsmith("build", try board(dir), "-o", out, "--sysroot", root)
+            let b = try flashsmith("build", try board(dir, root: rootFS), "-o", out, "--sysroot", root)
             try #require(b.status == 0, "flashsmith build: \(b.err)")
             let disk = "\(out)/qemu-arm64-disk.img"
 
@@ -94,10 +104,17 @@ extension E2E {
             #expect(vf.status == 0, "fsck.vfat: \(vf.out)\(vf.err)")
             let mdir = try run("mdir", ["-i", "\(out)/boot.img", "-b", "::/"])
             #expect(mdir.out.contains("::/image.fit") && mdir.out.contains("::/boot.scr"), "mdir: \(mdir.out)\(mdir.err)")
-            let sq = try run("unsquashfs", ["-lln", "\(out)/root.img"])
-            #expect(sq.status == 0, "unsquashfs: \(sq.err)")
-            for line in ["crw-r----- 1234/5678", "brw-rw---- 0/6", "-rwsr-x--- 1234/5678"] {
-                #expect(sq.out.contains(line), "unsquashfs -lln lacks '\(line)':\n\(sq.out.split(separator: "\n").filter { $0.contains("e2e") }.joined(separator: "\n"))")
+            if rootFS == "squashfs" {
+                let sq = try run("unsquashfs", ["-lln", "\(out)/root.img"])
+                #expect(sq.status == 0, "unsquashfs: \(sq.err)")
+                for line in ["crw-r----- 1234/5678", "brw-rw---- 0/6", "-rwsr-x--- 1234/5678"] {
+                    #expect(sq.out.contains(line), "unsquashfs -lln lacks '\(line)':\n\(sq.out.split(separator: "\n").filter { $0.contains("e2e") }.joined(separator: "\n"))")
+                }
+            } else {
+                let f = try run("fsck.ext4", ["-fn", "\(out)/root.img"])
+                #expect(f.status == 0, "fsck.ext4 root.img: \(f.out)\(f.err)")
+                let st = try run("debugfs", ["-R", "stat /lib/e2e/tty9", "\(out)/root.img"])
+                #expect(st.out.contains("User:  1234   Group:  5678") && st.out.contains("Mode:  0640") && st.out.contains("Device major/minor number: 04:09"), "debugfs stat: \(st.out)")
             }
             let e4 = try run("fsck.ext4", ["-fn", "\(out)/data.img"])
             #expect(e4.status == 0, "fsck.ext4: \(e4.out)\(e4.err)")
@@ -115,13 +132,13 @@ extension E2E {
             let q = try QEMU.run(
                 flashsmithPath, ["boot", out, "--until", Self.marker, "--timeout", "150"], log: dir.file("boot.log"), timeout: .seconds(180),
                 markers: ["Found U-Boot script /boot.scr", "Starting kernel", "flashsmith-blockroot: / is", Self.marker])
-            print("E2E timing: disk board boot \(q.summary), markers \(q.markerTimes)")
+            print("E2E timing: disk board boot (\(rootFS) root) \(q.summary), markers \(q.markerTimes)")
             let ctx = "\(q.summary)\n\(q.tail(60))"
             for line in [
                 "Found U-Boot script /boot.scr", "## Loading kernel from FIT Image", "Verifying Hash Integrity ... sha256+ OK", "Starting kernel ...",
-                "flashsmith-blockroot: / is /dev/vda2 (squashfs ro)", "S20data: /dev/vda3 on /data", Self.marker,
+                "flashsmith-blockroot: / is /dev/vda2 (\(rootFS) \(rootFS == "ext4" ? "rw" : "ro"))", "S20data: /dev/vda3 on /data", Self.marker,
                 "E2E-STAT /lib/e2e/tty9 crw-r----- 1234 5678 4 9", "E2E-STAT /lib/e2e/disk7 brw-rw---- 0 6 fe 7",
-                "E2E-STAT /usr/share/e2e/owned -rwsr-x--- 1234 5678", "E2E-DATA written root", "E2E-ROOT /dev/vda2 / squashfs ro",
+                "E2E-STAT /usr/share/e2e/owned -rwsr-x--- 1234 5678", "E2E-DATA written root", "E2E-ROOT /dev/vda2 / \(rootFS) \(rootFS == "ext4" ? "rw" : "ro")",
             ] {
                 #expect(q.contains(line), "'\(line)' missing: \(ctx)")
             }
