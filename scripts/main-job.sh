@@ -12,6 +12,8 @@
 #   build --boot nfs, boot --nfs (as root, with nfs-ganesha) — U-Boot nfsboot: the FIT over TFTP,
 #                       the root filesystem over NFS from OUT-nfs/nfsroot, served by NFS-Ganesha in a
 #                       private network namespace; a file written on the host is read by the board.
+# then, for the default board, the disk board layouts/qemu-arm64-disk (same kernel): built and
+# booted by U-Boot's distro boot from a virtio disk, root on squashfs.
 # Outputs go to out/<board>/.
 # Usage: scripts/main-job.sh [BOARD]      (default: qemu-arm64)
 set -euo pipefail
@@ -67,5 +69,16 @@ if grep -q '^qemu:' "$LAYOUT/board.yaml"; then
   else
     echo "main-job: the NFS-root loop needs root and nfs-ganesha (scripts/install-deps.sh); skipped"
   fi
+fi
+if [ "$BOARD" = qemu-arm64 ]; then
+  # The same kernel and busybox on a board that boots from a disk (SD card, eMMC; here virtio).
+  DISK=out/qemu-arm64-disk
+  echo "== flashsmith build layouts/qemu-arm64-disk -o $DISK (GPT: vfat boot with FIT + boot.scr, squashfs root, ext4 data)"
+  "$FS" build layouts/qemu-arm64-disk -o "$DISK" --sysroot "$SYSROOT"
+  "$FS" inspect "$DISK/qemu-arm64-disk.img"
+  "$FS" boot "$DISK" --until "flashsmith: rootfs of board qemu-arm64-disk up" --timeout 120 </dev/null | tr -d '\r' > "$DISK/boot.log" || {
+    tail -n 40 "$DISK/boot.log" >&2; echo "main-job: the disk board did not come up; see $DISK/boot.log" >&2; exit 1; }
+  grep -a -E 'Found U-Boot script|sha256\+ OK|Starting kernel|flashsmith-blockroot|S20data|^flashsmith:' "$DISK/boot.log"
+  echo "main-job: U-Boot's distro boot booted qemu-arm64-disk from the disk Flashsmith built (log: $DISK/boot.log)"
 fi
 echo "main-job: to watch it and use the shell: $FS boot $OUT   (Ctrl-A X leaves QEMU)"
