@@ -66,7 +66,15 @@ public struct GenimageImport {
     let board: String
     var out = Output()
     var copied: [String: String] = [:]
+    var copiedTo = Set<String>()
     var specFor: [String: String] = [:]
+    var noted = Set<String>()
+    /// The first image of each name (genimage's image_get).
+    let images: [String: Section]
+    /// The images with a mountpoint below /: genimage moves those folders out of the root it stages.
+    let mountpointImages: [Section]
+    /// `config { gpt-shortcuts { name = "guid" } }`.
+    let gptShortcuts: [String: String]
 
     /// The board for `config`'s disk or flash image.
     public static func map(_ config: GenimageConfig, options: Options) throws -> Output {
@@ -84,11 +92,16 @@ public struct GenimageImport {
         rootPath = Self.absolute(setting("rootpath", options.rootPath, "root"), cwd: options.cwd)
         inputPath = Self.absolute(setting("inputpath", options.inputPath, "input"), cwd: options.cwd)
         board = Self.absolute(options.board, cwd: options.cwd)
+        var byName: [String: Section] = [:]
+        for i in config.images where byName[i.title ?? ""] == nil { byName[i.title ?? ""] = i }
+        images = byName
+        gptShortcuts = Dictionary(config.settings?.sections("gpt-shortcuts").last?.options.map { ($0.name, $0.string) } ?? [], uniquingKeysWith: { $1 })
+        mountpointImages = config.images.filter { ($0.string("mountpoint").map { !$0.isEmpty && $0 != "/" }) ?? false }
     }
 
     // MARK: Choosing the image
 
-    func image(named name: String) -> Section? { config.images.first { $0.title == name } }
+    func image(named name: String) -> Section? { images[name] }
 
     static func type(of image: Section) -> Section? { image.sections.first { GenimageSchema.imageTypes[$0.kind] != nil } }
 
@@ -121,7 +134,8 @@ public struct GenimageImport {
             }
             return i
         }
-        let outputs = boards.filter { !referenced.contains($0.title ?? "") }
+        let named = referenced
+        let outputs = boards.filter { !named.contains($0.title ?? "") }
         let candidates = outputs.isEmpty ? boards : outputs
         guard let first = candidates.first else {
             throw Failure(message: "\(config.root.at.file): no hdimage or flash image: nothing to make a board of (its images: \(config.images.compactMap(\.title).joined(separator: ", ")))", category: .data)
@@ -223,8 +237,7 @@ public struct GenimageImport {
             if table == .gpt {
                 if let t = s.option("partition-type"), layout.table != .hybrid { throw Failure(t.at, "\(who): 'partition-type' is only valid for mbr and hybrid partition-table-type") }
                 let given = s.option("partition-type-uuid")
-                let custom = Dictionary(config.settings?.sections("gpt-shortcuts").last?.options.map { ($0.name, $0.string) } ?? [], uniquingKeysWith: { $1 })
-                guard let guid = GenimageGPTTypes.guid(given?.string ?? "L", custom: custom) else {
+                guard let guid = GenimageGPTTypes.guid(given?.string ?? "L", custom: gptShortcuts) else {
                     throw Failure(given?.at ?? s.at, "\(who): partition-type-uuid '\(given?.string ?? "")': expected a UUID or one of genimage's shortcuts (L, S, H, U, R, V, F, linux, esp, fat32, root-arm64, …)")
                 }
                 y.append("    type: \(guid)\(given == nil ? "          # genimage's default, L (linux)" : "")")
@@ -442,11 +455,12 @@ public struct GenimageImport {
         let parts = name.split(separator: "/").map(String.init)
         var dest = "input/" + (name.hasPrefix("/") || parts.contains("..") || parts.contains(".") ? Self.baseName(path) : parts.joined(separator: "/"))
         var n = 2
-        while copied.values.contains(dest) {
+        while copiedTo.contains(dest) {
             dest = "input/\(n)-" + Self.baseName(path)
             n += 1
         }
         copied[path] = dest
+        copiedTo.insert(dest)
         out.copies.append((from: path, to: dest))
         return dest
     }
@@ -464,9 +478,9 @@ public struct GenimageImport {
             folder = rootPath + "/" + m.string.drop { $0 == "/" }
             what = "mountpoint \(m.string)"
         } else {
-            let others = config.images.filter { ($0.string("mountpoint").map { !$0.isEmpty && $0 != "/" }) ?? false }
-            for o in others {
-                note(img.at, "\(label): genimage leaves \(o.string("mountpoint") ?? "") empty in it (image '\(o.title ?? "")' takes that mountpoint); not mapped: the spec's overlay holds the whole root path")
+            if let o = mountpointImages.first {
+                let more = mountpointImages.count > 1 ? " and \(mountpointImages.count - 1) more" : ""
+                note(img.at, "\(label): genimage leaves \(o.string("mountpoint") ?? "") empty in it (image '\(o.title ?? "")' takes that mountpoint)\(more); not mapped: the spec's overlay holds the whole root path")
             }
         }
         folder = Self.normalised(folder)
@@ -490,7 +504,7 @@ public struct GenimageImport {
 
     mutating func note(_ at: GenimageConfig.Location, _ what: String) {
         let line = "\(at): \(what)"
-        if !out.notMapped.contains(line) { out.notMapped.append(line) }
+        if noted.insert(line).inserted { out.notMapped.append(line) }
     }
 
     // MARK: Paths and YAML

@@ -33,6 +33,7 @@ extension GenimageImport {
         y.append("partitions:")
         var end = 0
         let parts = image.sections("partition")
+        if parts.count > GenimageDiskLayout.maxPartitions { throw Failure(parts[GenimageDiskLayout.maxPartitions].at, "\(label): \(parts.count) partitions: expected at most \(GenimageDiskLayout.maxPartitions)") }
         for (i, p) in parts.enumerated() {
             let who = "\(label) partition '\(p.title ?? "")'"
             var size = try GenimageDiskLayout.bytes(p, "size")
@@ -69,7 +70,9 @@ extension GenimageImport {
         let label = "image '\(img.title ?? "")'"
         extraArgs(t, label)
         var y = ["    content:", "      ubi:"]
-        for v in img.sections("partition") {
+        let volumes = img.sections("partition")
+        if volumes.count > BoardLayout.Limits.ubiVolumes { throw Failure(volumes[BoardLayout.Limits.ubiVolumes].at, "\(label): \(volumes.count) UBI volumes: expected at most \(BoardLayout.Limits.ubiVolumes)") }
+        for v in volumes {
             let who = "\(label) volume '\(v.title ?? "")'"
             y.append("        - name: \(Self.scalar(boardPartitionName(v.title ?? "", at: v.at, who: who)))")
             let size = try GenimageDiskLayout.bytes(v, "size")

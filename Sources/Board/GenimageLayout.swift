@@ -17,6 +17,8 @@ struct GenimageDiskLayout {
     /// The backup GPT: 32 sectors of entries and the header.
     static let gptBackup = 33 * 512
     static let gptEntries = 32 * 512
+    /// Partitions an image may have (far beyond a GPT's 128; it bounds the overlap checks).
+    static let maxPartitions = 1024
 
     enum Table: String { case none, mbr, gpt, hybrid }
 
@@ -73,7 +75,11 @@ struct GenimageDiskLayout {
             guard location % Self.sector == 0 else { throw fail(hd.option("gpt-location")?.at ?? hd.at, "gpt-location \(location): expected a multiple of 512 (a sector)") }
             gptLocation = location
         }
-        for p in image.sections("partition") {
+        let sections = image.sections("partition")
+        if sections.count > Self.maxPartitions {
+            throw fail(sections[Self.maxPartitions].at, "\(sections.count) partitions: expected at most \(Self.maxPartitions) (a GPT holds 128)")
+        }
+        for p in sections {
             var part = Part(section: p, name: p.title ?? "")
             part.offset = try Self.bytes(p, "offset")
             part.size = try Self.bytes(p, "size")
