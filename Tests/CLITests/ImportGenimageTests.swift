@@ -194,6 +194,35 @@ import TestSupport
         }
     }
 
+    /// A NAND flash image of raw partitions (genimage's `flash` type): the same bytes, 0xff between.
+    @Test func genimageAndImportPlusBuildMakeTheSameFlashImage() throws {
+        guard toolsAvailable("genimage"), filesAvailable(flashsmithPath) else { return }
+        let dir = try TempDir()
+        let cfg = try Self.stage(
+            dir,
+            config: """
+                flash nand-4M { pebsize = 128k lebsize = 126k numpebs = 32 minimum-io-unit-size = 2048 vid-header-offset = 2048 sub-page-size = 2048 }
+                image nand.img {
+                    flash {}
+                    flashtype = "nand-4M"
+                    partition spl { image = "u-boot.bin" size = 256k }
+                    partition kernel { image = "Image" size = 1M }
+                    partition rest { }
+                }
+
+                """)
+        let g = try run("genimage", ["--config", cfg, "--rootpath", "/nonexistent", "--tmppath", dir.file("tmp"), "--inputpath", dir.file("input"), "--outputpath", dir.file("images")], cwd: dir.path)
+        try #require(g.status == 0, "genimage: \(g.err)")
+        let imp = try run(flashsmithPath, ["import", "genimage", cfg, "-o", dir.file("board"), "--inputpath", dir.file("input")], cwd: dir.path)
+        try #require(imp.status == 0, "import: \(imp.err)")
+        #expect(imp.err.contains("genimage has no OOB size; 64 bytes (page/32) assumed"), "\(imp.err)")
+        let b = try flashsmith("build", dir.file("board"), "-o", dir.file("out"))
+        try #require(b.status == 0, "build: \(b.err)")
+        let theirs = try readBytes(dir.file("images/nand.img")), ours = try readBytes(dir.file("out/nand.img"))
+        #expect(theirs.count == 4 << 20)
+        #expect(ours == theirs)
+    }
+
     struct Entry: Equatable, CustomStringConvertible {
         var start: Int
         var size: Int
