@@ -178,6 +178,12 @@ import TestSupport
         let r = try Ext4Output.write(m, to: image, options: Ext4Options(size: 8 << 20))
         #expect(try run("fsck.ext4", ["-fn", image]).status == 0)
         #expect(r.inodeCount - r.freeInodes == 11, "used inodes: \(r.inodeCount - r.freeInodes)")
+        // SOURCE_DATE_EPOCH 0, which e2fsprogs cannot fake: every time still 0 but the superblock's.
+        let zero = try Listing.of(ext4: image, digests: false).items.map(\.mtime)
+        #expect(zero.count == 2 && zero.allSatisfy { $0 == 1_234_567_890 }, "\(zero)")
+        try Ext4Output.write(Manifest(sourceDateEpoch: 0), to: image, options: Ext4Options(size: 8 << 20))
+        let times = try Listing.of(ext4: image, digests: false).items.map(\.mtime)
+        #expect(times == [0, 0], "\(times)")
     }
 
     @Test func aManifestThatDoesNotFitIsOneClearError() throws {

@@ -56,7 +56,7 @@ public enum Ext4Output {
         let plan = try OutputPlan(m)
         let staging = try DiskStaging(destination: path)
         let digest = o.uuid != nil && o.hashSeed != nil ? [] : try DiskTool.digest(m)
-        let uuid = o.uuid ?? DiskTool.derivedUUID(digest, label: "ext4 uuid", extra: [o.size, o.reservedPercent, o.inodes ?? 0])
+        let uuid = o.uuid ?? DiskTool.derivedUUID(digest, label: "ext4 uuid \(o.label)", extra: [o.size, o.reservedPercent, o.inodes ?? 0])
         let seed = o.hashSeed ?? DiskTool.derivedUUID(digest, label: "ext4 hash seed", extra: [o.size])
         // e2fsprogs reads a fake time of 0 as none, and would take the clock.
         let fakeTime = max(1, m.sourceDateEpoch)
@@ -264,6 +264,10 @@ struct Ext4Script {
                 }
                 for f in ["mtime", "atime", "ctime", "crtime"] { line("sif", ref, f, "@\(d.mtime)") }
             }
+        }
+        // mke2fs made /lost+found at the fake time: SOURCE_DATE_EPOCH, unless that is 0.
+        if m["/lost+found"] == nil, m.sourceDateEpoch != fakeTime {
+            for f in ["mtime", "atime", "ctime", "crtime"] { lateFields.append(Self.command(["sif", "/lost+found", f, "@\(m.sourceDateEpoch)"])) }
         }
         cd("/")
         text += lateFields.joined()

@@ -63,6 +63,9 @@ public enum SquashfsOutput {
             let unshare = try DiskTool.require("unshare", package: "util-linux", for: path)
             command = [unshare, "--user", "--map-user=\(root.uid)", "--map-group=\(root.gid)", mksquashfs]
         }
+        if m.sourceDateEpoch > Int64(time(nil)) {
+            throw RootFSError(path: path, message: "SOURCE_DATE_EPOCH \(m.sourceDateEpoch) is in the future: mksquashfs's tar reader would give the root folder the clock's time, and the image would not be reproducible", category: .usage)
+        }
         if let root, root.mtime != m.sourceDateEpoch {
             notes.append("squashfs: the root folder's time is SOURCE_DATE_EPOCH (\(m.sourceDateEpoch)), not \(root.mtime) (mksquashfs's tar reader makes the root itself)")
         }
