@@ -223,6 +223,54 @@ import TestSupport
         #expect(ours == theirs)
     }
 
+    /// A NAND image with a UBI partition holding a UBIFS from the root path and an empty volume:
+    /// the same volume table (names, types, reserved PEBs, LEBs written) and the same files in the
+    /// UBIFS (genimage's from ubinize and mkfs.ubifs), times aside.
+    @Test func genimageAndImportPlusBuildMakeTheSameUBI() throws {
+        guard toolsAvailable("genimage", "fakeroot", "ubinize", "mkfs.ubifs"), filesAvailable(flashsmithPath) else { return }
+        let dir = try TempDir()
+        let cfg = try Self.stage(
+            dir,
+            config: """
+                flash nand-16M { pebsize = 128k lebsize = 126976 numpebs = 128 minimum-io-unit-size = 2048 vid-header-offset = 2048 sub-page-size = 2048 }
+                image nand.img {
+                    flash {}
+                    flashtype = "nand-16M"
+                    partition spl { image = "u-boot.bin" size = 256k }
+                    partition ubi { image = "root.ubi" }
+                }
+                image root.ubi {
+                    ubi {}
+                    partition rootfs { image = "root.ubifs" }
+                    partition data { size = 1M }
+                }
+                image root.ubifs { ubifs {} size = 8M }
+
+                """)
+        let g = try run(
+            "fakeroot", ["genimage", "--config", cfg, "--rootpath", dir.file("root"), "--tmppath", dir.file("tmp"), "--inputpath", dir.file("input"), "--outputpath", dir.file("images")],
+            cwd: dir.path)
+        try #require(g.status == 0, "genimage: \(g.err)")
+        let imp = try run(flashsmithPath, ["import", "genimage", cfg, "-o", dir.file("board"), "--rootpath", dir.file("root"), "--inputpath", dir.file("input")], cwd: dir.path)
+        try #require(imp.status == 0, "import: \(imp.err)")
+        let b = try flashsmith("build", dir.file("board"), "-o", dir.file("out"))
+        try #require(b.status == 0, "build: \(b.err)")
+        var views: [[String]] = []
+        for (image, ubi) in [(dir.file("images/nand.img"), "theirs.ubi"), (dir.file("out/nand.img"), "ours.ubi")] {
+            let all = try readBytes(image)
+            try #require(all.count == 16 << 20)
+            let ubi = try dir.write(ubi, Array(all[(256 << 10)...]))
+            let inspect = try flashsmith("ubi", "inspect", ubi)
+            let ls = try flashsmith("rootfs", "ls", ubi, "--volume", "rootfs", "--digests")
+            try #require(inspect.status == 0 && ls.status == 0, "\(inspect.err)\(ls.err)")
+            let table = inspect.out.split(separator: "\n").filter { $0.contains("volume") || $0.contains("PEBs:") || $0.contains("geometry") }.map(String.init)
+            let files = ls.out.split(separator: "\n").map { line in line.split(separator: " ").filter { !$0.hasPrefix("time=") }.joined(separator: " ") }
+            views.append(table + files)
+        }
+        #expect(views[0].count > 5)
+        #expect(views[1] == views[0])
+    }
+
     struct Entry: Equatable, CustomStringConvertible {
         var start: Int
         var size: Int
