@@ -121,7 +121,7 @@ let package = Package(
         ),
         .testTarget(name: "InteropTests", dependencies: ["UBootEnv", "BootImage", "DeviceTree", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "FuzzTests", dependencies: ["FlashsmithFuzz", "TestSupport"], exclude: ["Seeds", "Regressions"], swiftSettings: strict),
-        .testTarget(name: "DiskTests", dependencies: ["Disk", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "DiskTests", dependencies: ["Disk", "FlashsmithCore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "NetworkTests", dependencies: ["Network", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "E2ETests", dependencies: ["UBootEnv", "TestSupport"], swiftSettings: strict),
     ]

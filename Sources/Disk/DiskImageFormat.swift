@@ -31,6 +31,7 @@ public struct DiskImageInfo: Sendable {
                      ("backupLBA", .int(Int(clamping: h.alternateLBA)))]
         }
         var parts: [JSON] = []
+        let fileSize = (try? FileIO.size(of: path)) ?? 0
         for (i, p) in t.partitions.enumerated() {
             let n = numbers.indices.contains(i) ? numbers[i] : i + 1
             var flags: [String] = []
@@ -41,6 +42,8 @@ public struct DiskImageInfo: Sendable {
             if let g = p.guid { text += ", GUID \(g)" }
             if t.kind == .gpt { text += ", name '\(p.name)'" }
             if !flags.isEmpty { text += ", " + flags.joined(separator: ", ") }
+            let content = PartitionContentProbe.identify(path: path, offset: p.offset, size: p.size, fileSize: fileSize)
+            if let content { text += "; holds \(content)" }
             lines.append(("partition \(n)", text))
             var o: [(String, JSON)] = [("number", .int(n)), ("start", .int(p.offset)), ("end", .int(p.end)), ("size", .int(p.size))]
             switch p.type {
@@ -51,6 +54,7 @@ public struct DiskImageInfo: Sendable {
             if let g = p.guid { o.append(("guid", .string(g.description))) }
             if t.kind == .gpt { o.append(("name", .string(p.name))) }
             o += [("bootable", .bool(p.bootable)), ("logical", .bool(p.logical)), ("attributes", .int(Int(clamping: p.attributes)))]
+            o.append(("content", content.map { .string($0) } ?? .null))
             parts.append(.object(o))
         }
         lines.append(("check", problems.isEmpty ? "all good" : "\(problems.count) problem(s): \(problems.prefix(3).joined(separator: "; "))"))

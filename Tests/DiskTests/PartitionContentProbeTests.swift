@@ -1,0 +1,55 @@
+import FlashsmithCore
+import Foundation
+import Testing
+import TestSupport
+@testable import Disk
+
+/// `inspect`'s line for what a partition holds: filesystems made by their own tools (mksquashfs,
+/// mke2fs with and without a journal and extents, mkfs.vfat FAT16 and FAT32), magics of the images
+/// boards put in raw partitions, and nothing for bytes that are none of them; every prefix of
+/// every image is looked at without a trap.
+@Suite struct PartitionContentProbeTests {
+    func made(_ dir: TempDir, _ name: String, _ size: Int, _ tool: String, _ args: [String]) throws -> [UInt8] {
+        let path = dir.file(name)
+        if size > 0 {
+            #expect(FileManager.default.createFile(atPath: path, contents: nil))
+            #expect(truncate(path, off_t(size)) == 0)
+        }
+        let r = try run(tool, args.map { $0 == "IMG" ? path : $0 })
+        try #require(r.status == 0, "\(tool): \(r.err)")
+        return try FileIO.read(path, offset: 0, count: PartitionContentProbe.window)
+    }
+
+    @Test func filesystemsMadeByTheirOwnTools() throws {
+        guard toolsAvailable("mksquashfs", "mke2fs", "mkfs.vfat") else { return }
+        let dir = try TempDir()
+        try FileManager.default.createDirectory(atPath: dir.file("tree"), withIntermediateDirectories: true)
+        _ = try dir.write("tree/a.txt", "a\n")
+        let cases: [(String, [UInt8], String)] = [
+            ("squashfs", try made(dir, "s.img", 0, "mksquashfs", [dir.file("tree"), "IMG", "-noappend", "-quiet", "-no-progress"]), "squashfs 4.x, "),
+            ("ext4", try made(dir, "e4.img", 8 << 20, "mke2fs", ["-q", "-t", "ext4", "-b", "4096", "-L", "root", "IMG"]), "ext4 'root', 4096-byte blocks, 8388608 bytes"),
+            ("ext2", try made(dir, "e2.img", 8 << 20, "mke2fs", ["-q", "-t", "ext2", "-b", "1024", "IMG"]), "ext2, 1024-byte blocks, 8388608 bytes"),
+            ("ext3", try made(dir, "e3.img", 8 << 20, "mke2fs", ["-q", "-t", "ext3", "IMG"]), "ext3, "),
+            ("fat16", try made(dir, "f16.img", 32 << 20, "mkfs.vfat", ["-F", "16", "-n", "BOOT", "IMG"]), "FAT16 filesystem 'BOOT'"),
+            ("fat32", try made(dir, "f32.img", 64 << 20, "mkfs.vfat", ["-F", "32", "IMG"]), "FAT32 filesystem"),
+        ]
+        for (name, bytes, expected) in cases {
+            let got = PartitionContentProbe.identify(bytes, partitionSize: 64 << 20) ?? "nil"
+            #expect(got.hasPrefix(expected), "\(name): \(got)")
+            // Every prefix: no trap, and never a description with a size past what the bytes say.
+            for n in stride(from: 0, through: bytes.count, by: 61) { _ = PartitionContentProbe.identify(Array(bytes.prefix(n)), partitionSize: 1 << 20) }
+        }
+        let small = PartitionContentProbe.identify(cases[1].1, partitionSize: 1 << 20) ?? ""
+        #expect(small.hasSuffix("larger than the partition"), "\(small)")
+    }
+
+    @Test func magicsOfRawImages() {
+        func pad(_ b: [UInt8]) -> [UInt8] { b + [UInt8](repeating: 0x11, count: 512) }
+        #expect(PartitionContentProbe.identify(pad(Array("UBI#".utf8)), partitionSize: 1 << 20) == "UBI image")
+        #expect(PartitionContentProbe.identify(pad([0x27, 0x05, 0x19, 0x56]), partitionSize: 1 << 20) == "uImage")
+        #expect(PartitionContentProbe.identify(pad([0xD0, 0x0D, 0xFE, 0xED]), partitionSize: 1 << 20) == "device tree or FIT")
+        #expect(PartitionContentProbe.identify([UInt8](repeating: 0, count: 4096), partitionSize: 1 << 20) == "zeros")
+        #expect(PartitionContentProbe.identify(pad([1, 2, 3, 4]), partitionSize: 1 << 20) == nil)
+        #expect(PartitionContentProbe.identify([], partitionSize: 1 << 20) == nil)
+    }
+}
