@@ -79,7 +79,11 @@ public enum SquashfsOutput {
             sockets = try streamTar(plan, to: fd, path: path)
         }
         guard out.status == 0 else {
-            throw RootFSError(path: path, message: "\(command.count > 1 ? "unshare … " : "")mksquashfs exited with status \(out.status): \(DiskTool.said(out))")
+            let said = DiskTool.said(out)
+            if command.count > 1, said.hasPrefix("unshare:"), let root {
+                throw RootFSError(path: path, message: "the root folder must belong to \(root.uid):\(root.gid), and building as \(getuid()):\(getgid()) that needs a user namespace, which this system refuses (\(said))", category: .unavailable)
+            }
+            throw RootFSError(path: path, message: "\(command.count > 1 ? "unshare … " : "")mksquashfs exited with status \(out.status): \(said)")
         }
         if !sockets.isEmpty {
             notes.append("squashfs: mksquashfs's tar reader has no type for sockets: \(sockets.count) left out (\(sockets.prefix(5).joined(separator: ", "))\(sockets.count > 5 ? ", …" : ""))")
