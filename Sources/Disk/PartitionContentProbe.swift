@@ -96,3 +96,23 @@ public enum PartitionContentProbe {
         return identify(bytes, partitionSize: size)
     }
 }
+
+/// `inspect` for a filesystem image on its own (a partition's image, `rootfs build -o x.ext4`):
+/// squashfs, ext2/3/4 and FAT, as ``PartitionContentProbe`` recognises them. What is in them:
+/// `flashsmith rootfs ls IMAGE` (squashfs, ext4).
+public enum FilesystemImageFormat: InspectableFormat {
+    public static let name = "filesystem"
+    public static let summary = "squashfs, ext2/3/4 or FAT filesystem image"
+
+    public static func probe(path: String, prefix: [UInt8], fileSize: Int) -> FormatDescription? {
+        guard let what = PartitionContentProbe.identify(prefix, partitionSize: fileSize),
+              what.hasPrefix("squashfs") || what.hasPrefix("ext") || what.hasPrefix("FAT")
+        else { return nil }
+        let kind = String(what.prefix { $0 != " " && $0 != "," })
+        var lines: [(String, String)] = [("filesystem", what), ("file", "\(fileSize) bytes (\(ByteSize(bytes: fileSize)))")]
+        if kind == "squashfs" || kind.hasPrefix("ext") { lines.append(("contents", "flashsmith rootfs ls \(path)")) }
+        return FormatDescription(
+            format: name, title: "\(path): \(kind) filesystem image", lines: lines,
+            json: .object([("format", .string(name)), ("filesystem", .string(kind)), ("description", .string(what)), ("fileSize", .int(fileSize))]))
+    }
+}

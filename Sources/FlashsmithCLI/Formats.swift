@@ -20,5 +20,6 @@ let registeredFormats: [any InspectableFormat.Type] = [
     NANDRawFormat.self,
     GPTFormat.self,
     MBRFormat.self,
+    FilesystemImageFormat.self,
     FlashImageFormat.self,
 ]

@@ -265,7 +265,7 @@ public enum FuzzTargets {
     /// The formats `flashsmith inspect` tries, in its order (FlashsmithCLI/Formats.swift).
     static let inspectFormats: [any InspectableFormat.Type] = [
         UImageFormat.self, FITFormat.self, DTBFormat.self, EnvFormat.self, RootFSArchiveFormat.self, UBIFormat.self, UBIFSFormat.self, NANDRawFormat.self,
-        GPTFormat.self, MBRFormat.self, FlashImageFormat.self,
+        GPTFormat.self, MBRFormat.self, FilesystemImageFormat.self, FlashImageFormat.self,
     ]
 
     static let inspect = FuzzTarget(

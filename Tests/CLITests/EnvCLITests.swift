@@ -252,7 +252,7 @@ import UBootEnv
         let dir = try TempDir()
         let f = try dir.write("x.bin", [UInt8](repeating: 7, count: 100))
         let r = try flashsmith("inspect", f)
-        #expect(r.status == 65 && r.err.contains("x.bin: not a recognised format (tried: uimage, fit, dtb, uboot-env, archive, ubi, ubifs, nand-raw, gpt, mbr, flash-image)"), "\(r.err)")
+        #expect(r.status == 65 && r.err.contains("x.bin: not a recognised format (tried: uimage, fit, dtb, uboot-env, archive, ubi, ubifs, nand-raw, gpt, mbr, filesystem, flash-image)"), "\(r.err)")
     }
 
     /// Debian's real U-Boot binaries are the specimens (package u-boot-qemu).

@@ -53,3 +53,23 @@ import TestSupport
         #expect(PartitionContentProbe.identify([], partitionSize: 1 << 20) == nil)
     }
 }
+
+/// `inspect` of a filesystem image on its own: `flashsmith inspect x.squashfs` names it.
+@Suite struct FilesystemImageFormatTests {
+    @Test func squashfsAndExt4ImagesAreNamed() throws {
+        guard toolsAvailable("mksquashfs", "mke2fs") else { return }
+        let dir = try TempDir()
+        try FileManager.default.createDirectory(atPath: dir.file("tree"), withIntermediateDirectories: true)
+        _ = try dir.write("tree/a.txt", "a\n")
+        #expect(try run("mksquashfs", [dir.file("tree"), dir.file("x.squashfs"), "-noappend", "-quiet", "-no-progress"]).status == 0)
+        #expect(FileManager.default.createFile(atPath: dir.file("x.ext4"), contents: nil) && truncate(dir.file("x.ext4"), 8 << 20) == 0)
+        #expect(try run("mke2fs", ["-q", "-t", "ext4", "-L", "rootfs", dir.file("x.ext4")]).status == 0)
+        for (file, kind) in [("x.squashfs", "squashfs"), ("x.ext4", "ext4")] {
+            let r = try flashsmith("inspect", dir.file(file))
+            #expect(r.status == 0 && r.out.contains("\(kind) filesystem image") && r.out.contains("rootfs ls"), "\(r.out)\(r.err)")
+            let j = try flashsmith("inspect", dir.file(file), "--json")
+            let o = try JSONSerialization.jsonObject(with: Data(j.stdout)) as? [String: Any]
+            #expect(o?["format"] as? String == "filesystem" && o?["filesystem"] as? String == kind, "\(j.out)")
+        }
+    }
+}
