@@ -271,5 +271,20 @@ import TestSupport
         #expect(got.count == want.items.count)
         for (a, b) in zip(got, want.items) { #expect(a == b, "\(a.path): read \(a), manifest \(b)") }
     }
+
+    /// debugfs reads its commands line by line: a newline in a name cannot be said, and the error
+    /// is one line naming the entry.
+    @Test func aNewlineInANameIsOneLineError() throws {
+        guard toolsAvailable("mke2fs", "debugfs") else { return }
+        var m = Manifest(sourceDateEpoch: 0)
+        var e = Manifest.Entry(path: "/new\nline", kind: .file, mode: 0o644, source: "test")
+        e.content = .bytes([1])
+        try m.add(e)
+        let dir = try TempDir()
+        #expect {
+            try Ext4Output.write(m, to: dir.file("x.ext4"), options: Ext4Options(size: 4 << 20))
+        } throws: { "\($0)".contains("/new\\nline: a name or link target with a newline") && !"\($0)".contains("\n") }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
+    }
 }
 

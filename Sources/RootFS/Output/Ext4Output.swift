@@ -187,7 +187,8 @@ struct Ext4Script {
         for item in plan.items {
             let e = item.entry
             for s in [e.path, e.target] where s.contains("\n") {
-                throw RootFSError(path: destination, message: "\(e.path): a name or link target with a newline cannot be written to ext4 through debugfs (\(e.source))")
+                let shown = { (t: String) in t.replacingAll("\n", with: "\\n") }
+                throw RootFSError(path: destination, message: "\(shown(e.path)): a name or link target with a newline cannot be written to ext4 through debugfs (\(shown(e.source)))")
             }
             if e.kind == .symlink, e.target.utf8.count >= Ext4Output.blockSize || e.target.isEmpty {
                 throw RootFSError(path: destination, message: "\(e.path): an ext4 symlink target holds 1…\(Ext4Output.blockSize - 1) bytes, found \(e.target.utf8.count) (\(e.source))")
