@@ -1,3 +1,4 @@
+import Dispatch
 import FlashsmithCore
 #if canImport(Glibc)
 import Glibc
@@ -55,15 +56,23 @@ public enum Ext4Output {
         let dumpe2fs = try DiskTool.require("dumpe2fs", package: "e2fsprogs", for: path)
         let plan = try OutputPlan(m)
         let staging = try DiskStaging(destination: path)
-        let digest = o.uuid != nil && o.hashSeed != nil ? [] : try DiskTool.digest(m)
-        let uuid = o.uuid ?? DiskTool.derivedUUID(digest, label: "ext4 uuid \(o.label)", extra: [o.size, o.reservedPercent, o.inodes ?? 0])
-        let seed = o.hashSeed ?? DiskTool.derivedUUID(digest, label: "ext4 hash seed", extra: [o.size])
+        // The content digest (for the derived UUID and hash seed) is read while the script is made.
+        let digest = ManifestDigest(m, needed: o.uuid == nil || o.hashSeed == nil)
         // e2fsprogs reads a fake time of 0 as none, and would take the clock.
         let fakeTime = max(1, m.sourceDateEpoch)
+        let script: Ext4Script
+        do {
+            script = try Ext4Script(plan: plan, manifest: m, staging: staging.folder, fakeTime: fakeTime, destination: path)
+        } catch {
+            _ = try? digest.value()
+            throw error
+        }
+        let d = try digest.value()
+        let uuid = o.uuid ?? DiskTool.derivedUUID(d, label: "ext4 uuid \(o.label)", extra: [o.size, o.reservedPercent, o.inodes ?? 0])
+        let seed = o.hashSeed ?? DiskTool.derivedUUID(d, label: "ext4 hash seed", extra: [o.size])
         let env: [(String, String?)] = [("E2FSPROGS_FAKE_TIME", String(fakeTime)), ("MKE2FS_CONFIG", staging.folder + "/mke2fs.conf"), ("E2FSPROGS_LIBMAGIC_SUPPRESS", "1")]
         try DiskTool.writeFile(staging.folder + "/mke2fs.conf", Array(configuration.utf8))
         try format(staging.image, plan: plan, options: o, uuid: uuid, seed: seed, tool: mke2fs, env: env, destination: path)
-        let script = try Ext4Script(plan: plan, manifest: m, staging: staging.folder, fakeTime: fakeTime, destination: path)
         try DiskTool.writeFile(staging.folder + "/debugfs.cmd", Array(script.text.utf8))
         let out = try DiskTool.run(debugfs, ["-w", "-f", staging.folder + "/debugfs.cmd", staging.image], environment: env)
         try checkDebugfs(out, path: path, manifest: m, size: o.size)
@@ -159,6 +168,26 @@ public enum Ext4Output {
             imageSize: blocks * (fields["Block size"] ?? blockSize), blockSize: fields["Block size"] ?? blockSize, blockCount: blocks,
             freeBlocks: fields["Free blocks"] ?? 0, inodeCount: fields["Inode count"] ?? 0, freeInodes: fields["Free inodes"] ?? 0,
             uuid: [], hashSeed: [], label: "", entries: 0)
+    }
+}
+
+/// ``DiskTool/digest(_:)`` computed on another thread.
+final class ManifestDigest: @unchecked Sendable {
+    private let group = DispatchGroup()
+    private var result: Result<[UInt8], Error> = .success([])
+
+    init(_ m: Manifest, needed: Bool) {
+        guard needed else { return }
+        group.enter()
+        DispatchQueue.global().async {
+            self.result = Result { try DiskTool.digest(m) }
+            self.group.leave()
+        }
+    }
+
+    func value() throws -> [UInt8] {
+        group.wait()
+        return try result.get()
     }
 }
 
