@@ -44,6 +44,11 @@ public struct DiskImageInfo: Sendable {
             if !flags.isEmpty { text += ", " + flags.joined(separator: ", ") }
             let content = PartitionContentProbe.identify(path: path, offset: p.offset, size: p.size, fileSize: fileSize)
             if let content { text += "; holds \(content)" }
+            var files: [String]?
+            if content?.hasPrefix("FAT") == true, let f = try? VFATImage.list(path: path, offset: p.offset, limit: 1000) {
+                files = f
+                text += f.isEmpty ? ", no files" : ": " + f.prefix(8).joined(separator: ", ") + (f.count > 8 ? ", … (\(f.count))" : "")
+            }
             lines.append(("partition \(n)", text))
             var o: [(String, JSON)] = [("number", .int(n)), ("start", .int(p.offset)), ("end", .int(p.end)), ("size", .int(p.size))]
             switch p.type {
@@ -55,6 +60,7 @@ public struct DiskImageInfo: Sendable {
             if t.kind == .gpt { o.append(("name", .string(p.name))) }
             o += [("bootable", .bool(p.bootable)), ("logical", .bool(p.logical)), ("attributes", .int(Int(clamping: p.attributes)))]
             o.append(("content", content.map { .string($0) } ?? .null))
+            if let files { o.append(("files", .array(files.map { .string($0) }))) }
             parts.append(.object(o))
         }
         lines.append(("check", problems.isEmpty ? "all good" : "\(problems.count) problem(s): \(problems.prefix(3).joined(separator: "; "))"))

@@ -110,9 +110,17 @@ public enum FilesystemImageFormat: InspectableFormat {
         else { return nil }
         let kind = String(what.prefix { $0 != " " && $0 != "," })
         var lines: [(String, String)] = [("filesystem", what), ("file", "\(fileSize) bytes (\(ByteSize(bytes: fileSize)))")]
+        var json: [(String, JSON)] = [("format", .string(name)), ("filesystem", .string(kind)), ("description", .string(what)), ("fileSize", .int(fileSize))]
         if kind == "squashfs" || kind.hasPrefix("ext") { lines.append(("contents", "flashsmith rootfs ls \(path)")) }
-        return FormatDescription(
-            format: name, title: "\(path): \(kind) filesystem image", lines: lines,
-            json: .object([("format", .string(name)), ("filesystem", .string(kind)), ("description", .string(what)), ("fileSize", .int(fileSize))]))
+        if kind.hasPrefix("FAT") {
+            // What is in it, as mtools reads it (FAT has no owners or modes to list).
+            if let files = try? VFATImage.list(path: path, limit: 1000) {
+                lines.append(("files", files.isEmpty ? "none" : "\(files.count)\(files.count == 1000 ? "+" : ""): " + files.prefix(20).joined(separator: ", ") + (files.count > 20 ? ", …" : "")))
+                json.append(("files", .array(files.map { .string($0) })))
+            } else {
+                lines.append(("files", "unreadable by mdir (mtools)"))
+            }
+        }
+        return FormatDescription(format: name, title: "\(path): \(kind) filesystem image", lines: lines, json: .object(json))
     }
 }

@@ -144,6 +144,17 @@ public enum VFATImage {
         }
     }
 
+    /// The paths of the files and folders in the FAT filesystem at `offset` of `path` (a disk
+    /// image's partition, or 0: a filesystem image), as mtools reads them (`mdir -/ -b`), at most `limit`.
+    public static func list(path: String, offset: Int = 0, limit: Int = 10_000) throws -> [String] {
+        let image = offset == 0 ? path : "\(path)@@\(offset)"
+        let out = try tool("mdir", ["-/", "-b", "-i", image, "::/"], sourceDateEpoch: 0)
+        guard out.status == 0 else { throw DiskError("\(path): mdir cannot read the FAT filesystem\(offset == 0 ? "" : " at \(offset)"): \(message(out))") }
+        return String(decoding: out.stdout, as: UTF8.self).split(separator: "\n").prefix(limit).map { l in
+            l.hasPrefix("::") ? String(l.dropFirst(2)) : String(l)
+        }
+    }
+
     /// Runs a dosfstools or mtools program through env(1) with the variables that make it
     /// reproducible and independent of the user's configuration.
     static func tool(_ name: String, _ arguments: [String], sourceDateEpoch: UInt32) throws -> ExternalTool.Output {

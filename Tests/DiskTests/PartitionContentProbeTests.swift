@@ -73,3 +73,28 @@ import TestSupport
         }
     }
 }
+
+/// What a FAT partition holds, as mtools reads it: in a filesystem image, and at a partition's
+/// offset inside a disk image.
+@Suite struct FATListingTests {
+    @Test func filesOfAFATImageAndOfAPartition() throws {
+        guard toolsAvailable("mkfs.vfat", "mcopy", "mdir", "sfdisk") else { return }
+        let dir = try TempDir()
+        try FileManager.default.createDirectory(atPath: dir.file("src"), withIntermediateDirectories: true)
+        let a = try dir.write("src/a.txt", "a\n")
+        let b = try dir.write("src/b.dtb", "b\n")
+        try VFATImage.build(files: [.init(name: "a.txt", source: a), .init(name: "dtbs/b.dtb", source: b)], size: 4 << 20, label: "BOOT", sourceDateEpoch: 1_700_000_000, to: dir.file("fat.img"))
+        #expect(try VFATImage.list(path: dir.file("fat.img")) == ["/dtbs/", "/a.txt", "/dtbs/b.dtb"])
+        // The same filesystem as partition 1 of a GPT disk, at 1 MiB.
+        let t = PartitionTable(kind: .gpt, diskSize: 8 << 20, seed: "t", partitions: [Partition(name: "boot", offset: 1 << 20, size: 4 << 20, type: .gpt(GUID("C12A7328-F81F-11D2-BA4B-00A0C93EC93B")!))])
+        try t.resolved().write(to: dir.file("disk.img"))
+        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: dir.file("disk.img")))
+        try h.seek(toOffset: 1 << 20)
+        h.write(try Data(contentsOf: URL(fileURLWithPath: dir.file("fat.img"))))
+        try h.close()
+        let r = try flashsmith("inspect", dir.file("disk.img"))
+        #expect(r.out.contains("holds FAT12 filesystem 'BOOT': /dtbs/, /a.txt, /dtbs/b.dtb"), "\(r.out)\(r.err)")
+        let f = try flashsmith("inspect", dir.file("fat.img"))
+        #expect(f.out.contains("files:      3: /dtbs/, /a.txt, /dtbs/b.dtb"), "\(f.out)")
+    }
+}
