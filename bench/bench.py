@@ -810,7 +810,7 @@ def _rootfs_squashfs(ctx: Ctx) -> Row:
     return Row(
         commands=[
             Cmd("flashsmith", [ctx.flashsmith, "rootfs", "build", "--busybox", "/bin/busybox", "--overlay", str(tree), "--devices", str(table), "-o", fs, "--squashfs-comp", "gzip"]),
-            Cmd("fakeroot+mksquashfs", ["fakeroot", "--", "mksquashfs", str(peer), other, "-noappend", "-quiet", "-no-progress", "-comp", "gzip", "-reproducible", "-mkfs-time", "1700000000", "-all-time", "1700000000", "-pf", str(pseudo)]),
+            Cmd("fakeroot+mksquashfs", ["fakeroot", "--", "mksquashfs", str(peer), other, "-noappend", "-quiet", "-no-progress", "-comp", "gzip", "-reproducible", "-pf", str(pseudo)]),
         ],
         describe="~200 MiB text-like data in 20,000 files + busybox and its links + device nodes -> squashfs, gzip, 128 KiB blocks, every core in both",
         check=check,
@@ -1147,7 +1147,7 @@ def _board_disk(ctx: Ctx) -> Row:
     (d / "genimage.cfg").write_text(
         'image boot.vfat {\n  vfat { label = "BOOT" files = { "image.fit" } }\n  size = 64M\n}\n'
         'image root.squashfs {\n  squashfs { compression = "gzip" }\n}\n'
-        'image data.ext4 {\n  ext4 { label = "data" use-mke2fs = true }\n  empty = true\n  size = 127M\n}\n'
+        'image data.ext4 {\n  ext4 { label = "data" use-mke2fs = true }\n  empty = true\n  size = 126M\n}\n'
         'image benchdisk.img {\n  hdimage { partition-table-type = "gpt" align = 1M }\n'
         '  partition boot { image = "boot.vfat" partition-type-uuid = "U" bootable = true size = 64M }\n'
         '  partition root { image = "root.squashfs" partition-type-uuid = "L" size = 320M }\n'

@@ -7,6 +7,7 @@
 # Usage: board-disk.sh OUT INPUTS REPO TREE
 set -e
 OUT=$1 IN=$2 REPO=$3 TREE=$4
+HERE=$(cd "$(dirname "$0")" && pwd)
 rm -rf "$OUT" "$OUT.tmp"
 mkdir -p "$OUT" "$OUT.tmp/root"
 R=$OUT.tmp/root
@@ -16,7 +17,7 @@ fakeroot -- sh -e -c "
   cp -a '$TREE/.' '$R/'
   cp /bin/busybox '$R/bin/busybox'
   cd '$R' && while read -r a; do [ -e \"\$a\" ] || [ -L \"\$a\" ] || ln -s /bin/busybox \"\$a\"; done < '$IN/applets.txt'
-  sh '$(dirname "$0")/makedevs.sh' '$R' '$REPO/rootfs-skeletons/base/device_table.txt'
+  sh '$HERE/makedevs.sh' '$R' '$REPO/rootfs-skeletons/base/device_table.txt'
   genimage --config '$IN/genimage.cfg' --inputpath '$IN' --outputpath '$OUT' --rootpath '$R' --tmppath '$OUT.tmp/genimage' > /dev/null 2>&1
 "
 rm -rf "$OUT.tmp"
