@@ -116,7 +116,8 @@ public enum PartitionContent: Sendable, Equatable {
     static let kinds = ["file", "env", "ubi", "fit", "uimage", "vfat", "ext4", "squashfs"]
     /// The kinds that go only on a disk board, and those that go only on a flash chip.
     static let diskOnly: Set<String> = ["vfat", "ext4", "squashfs"]
-    static let flashOnly: Set<String> = ["ubi"]
+    /// (A U-Boot environment on a disk, CONFIG_ENV_IS_IN_MMC at a raw offset, is not done yet.)
+    static let flashOnly: Set<String> = ["ubi", "env"]
     /// The keys each kind of content takes besides its own.
     static let extraKeys: [String: [String]] = ["file": [], "env": ["redundant", "size"], "ubi": [], "fit": [], "uimage": [], "vfat": [], "ext4": [], "squashfs": []]
     static let vfatKeys = ["label", "volume-id", "fit", "uimage", "boot-script", "files"]

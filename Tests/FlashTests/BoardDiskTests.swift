@@ -66,6 +66,7 @@ import TestSupport
         ("  - {name: a, offset: 8KiB, size: 512, in-table: false, type: linux}\n", "partition 'a': type: is a table field"),
         ("  - {name: a, size: 1MiB, uuid: 1234}\n", "partition 'a' uuid: expected a GUID"),
         ("  - {name: a, size: 1MiB, content: {ubi: [{name: r, size: 1MiB}]}}\n", "ubi: goes on a NAND or NOR flash board, not on a disk"),
+        ("  - {name: a, size: 1MiB, content: {env: env.txt}}\n", "env: goes on a NAND or NOR flash board, not on a disk"),
         ("  - {name: a, size: 1MiB, content: {ext4: {spec: r.yaml, empty: true}}}\n", "ext4: give spec: or empty: true, not both"),
         ("  - {name: a, size: 1MiB, content: {squashfs: {spec: r.yaml, compression: bzip2}}}\n", "squashfs: compression: expected gzip, xz, zstd"),
         ("  - {name: a, size: 1MiB, content: {vfat: {boot-script: true}}}\n", "boot-script: true boots the image this partition holds"),
