@@ -354,14 +354,20 @@ public enum BoardBuild {
     /// names relative to OUTDIR): the chip image as a pflash bank, serial on the terminal, no NIC
     /// unless the board boots over the network.
     static func qemuArguments(_ b: BoardLayout, _ q: BoardLayout.QEMUMachine) -> [String] {
+        var a = qemuMachineArguments(b, q)
+        if let bank = q.pflashBank { a += ["-drive", "if=pflash,format=raw,index=\(bank),file=\(b.name).img"] }
+        return a
+    }
+
+    /// The machine, CPU, memory, firmware, serial console and network, whatever holds the board's
+    /// image (a pflash bank, a disk).
+    static func qemuMachineArguments(_ b: BoardLayout, _ q: BoardLayout.QEMUMachine) -> [String] {
         var a = [q.system, "-M", q.machine]
         if let c = q.cpu { a += ["-cpu", c] }
         a += ["-m", String(q.memoryMiB)]
         if let f = q.firmware { a += ["-bios", f] }
         // A board that boots over the network gets QEMU's user network, its TFTP serving OUTDIR.
-        a += ["-nographic", "-no-reboot"] + (b.boot.usesNetwork ? BoardBoot.userNetwork(tftp: ".") : BoardBoot.noNetwork)
-        if let bank = q.pflashBank { a += ["-drive", "if=pflash,format=raw,index=\(bank),file=\(b.name).img"] }
-        return a
+        return a + ["-nographic", "-no-reboot"] + (b.boot.usesNetwork ? BoardBoot.userNetwork(tftp: ".") : BoardBoot.noNetwork)
     }
 
     /// The U-Boot script: each partition fetched and written only while every step before it has

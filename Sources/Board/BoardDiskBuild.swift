@@ -365,11 +365,7 @@ enum BoardDiskBuild {
 
     /// The disk as a virtio block device (MMIO on QEMU's virt machine, PCI elsewhere).
     static func qemuArguments(_ b: BoardLayout, _ q: BoardLayout.QEMUMachine) -> [String] {
-        var a = [q.system, "-M", q.machine]
-        if let c = q.cpu { a += ["-cpu", c] }
-        a += ["-m", String(q.memoryMiB)]
-        if let f = q.firmware { a += ["-bios", f] }
-        a += ["-nographic", "-no-reboot"] + (b.boot.usesNetwork ? BoardBoot.userNetwork(tftp: ".") : BoardBoot.noNetwork)
+        var a = BoardBuild.qemuMachineArguments(b, q)
         let device = q.machine.hasPrefix("virt") ? "virtio-blk-device" : "virtio-blk-pci"
         a += ["-drive", "if=none,format=raw,id=disk0,file=\(b.name).img", "-device", "\(device),drive=disk0"]
         return a

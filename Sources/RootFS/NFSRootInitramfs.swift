@@ -66,43 +66,12 @@ public struct NFSRootInitramfs: Sendable {
         guard hasNFS else {
             throw Failure(path: tree.dir, message: "expected the NFS client (module nfs, CONFIG_NFS_FS) among the kernel's modules or built in, found neither: this kernel cannot mount an NFS root")
         }
-        var m = Manifest(sourceDateEpoch: sourceDateEpoch)
-        m.architecture = architecture
-        try BusyboxLayer(binary: busybox).apply(to: &m)
-        let source = "nfsroot initramfs"
-        for d in ["/proc", "/sys", "/dev", "/run", "/newroot", "/etc"] {
-            var e = Manifest.Entry(path: d, kind: .directory, mode: 0o755, source: source)
-            e.mtime = sourceDateEpoch
-            try m.add(e)
-        }
-        var console = Manifest.Entry(path: "/dev/console", kind: .charDevice, mode: 0o600, source: source)
-        (console.major, console.minor, console.mtime) = (5, 1, sourceDateEpoch)
-        try m.add(console)
-        for (path, text) in [("/init", Self.initScript(release: tree.release, modules: order, mountTimeout: mountTimeout)), ("/etc/udhcpc.script", Self.dhcpScript)] {
-            var e = Manifest.Entry(path: path, kind: .file, mode: 0o755, source: source)
-            e.content = .bytes(Array(text.utf8))
-            e.mtime = sourceDateEpoch
-            try m.add(e)
-        }
-        let modulesSource = "modules \(tree.dir)"
-        for p in order {
-            let host = "\(tree.dir)/\(p)"
-            var st = stat()
-            guard lstat(host, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { throw Failure(path: host, message: "a module the NFS root needs: expected a regular file, found none") }
-            if p.hasSuffix(".ko"), let arch = m.architecture {
-                let elf = try Self.moduleHeader(host)
-                guard arch.accepts(elf) else { throw arch.mismatch(elf, what: "kernel module") }
-            }
-            var e = Manifest.Entry(path: "/lib/modules/\(tree.release)/\(p)", kind: .file, mode: 0o644, source: modulesSource)
-            e.content = .host(path: host, size: Int(st.st_size), device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
-            e.mtime = Int64(st.st_mtim.tv_sec)
-            try m.add(e)
-        }
-        var r = Report()
-        r.release = tree.release
-        r.modules = order
-        if !builtIn.isEmpty { r.notes.append("built into the kernel: \(builtIn.joined(separator: ", "))") }
-        if !absent.isEmpty { r.notes.append("not in this kernel, left out: \(absent.joined(separator: ", "))") }
+        let m = try ModulesInitramfs.manifest(
+            busybox: busybox, architecture: architecture, sourceDateEpoch: sourceDateEpoch, source: "nfsroot initramfs",
+            folders: ["/proc", "/sys", "/dev", "/run", "/newroot", "/etc"],
+            scripts: [("/init", Self.initScript(release: tree.release, modules: order, mountTimeout: mountTimeout)), ("/etc/udhcpc.script", Self.dhcpScript)],
+            tree: tree, order: order, what: "the NFS root")
+        let r = ModulesInitramfs.report(tree, order: order, builtIn: builtIn, absent: absent)
         return (m, r)
     }
 
@@ -120,13 +89,8 @@ public struct NFSRootInitramfs: Sendable {
 
     /// Writes the initramfs to `path` (newc cpio, `compression`).
     public func write(to path: String, compression: ArchiveCompression = .gzip, sourceDateEpoch: Int64) throws -> Report {
-        var (m, r) = try manifest(sourceDateEpoch: sourceDateEpoch)
-        let out = try ArchiveOutput.write(m, to: path, format: .cpio, compression: compression)
-        r.entries = out.entries
-        r.bytes = try FileIO.size(of: path)
-        r.notes = m.notes + r.notes + out.notes
-        m.notes = []
-        return r
+        let (m, r) = try manifest(sourceDateEpoch: sourceDateEpoch)
+        return try ModulesInitramfs.write(m, report: r, to: path, compression: compression)
     }
 
     /// `/init` for a kernel `release` that loads `modules` (paths in its modules folder, in order)
