@@ -46,6 +46,10 @@ public struct AtomicFile: ~Copyable {
         fchmod(fd, mode)
     }
 
+    /// The temporary file's path, for programs that write the output themselves (mke2fs,
+    /// mksquashfs): what they write there is committed or abandoned with the rest.
+    public var temporaryFile: String { temporaryPath }
+
     /// The temporary file's descriptor, for writers that write to a descriptor themselves (libarchive).
     /// Whatever they write is committed or abandoned with the rest.
     public var descriptor: Int32 { fd }

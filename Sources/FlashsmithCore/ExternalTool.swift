@@ -2,9 +2,9 @@
 import Glibc
 #endif
 
-/// The one way Flashsmith runs another program (dtc today; mkfs.ubifs and others later): spawned
+/// The one way Flashsmith runs another program (dtc, e2fsprogs, squashfs-tools, mtools…): spawned
 /// with `posix_spawnp`, its standard output and error captured in temporary files (no pipes to
-/// deadlock on), and a failure turned into an ``ExternalToolError`` that carries the command line
+/// deadlock on; standard input /dev/null or a pipe the caller feeds), and a failure turned into an ``ExternalToolError`` that carries the command line
 /// and what the program said.
 public enum ExternalTool {
     public struct Output: Sendable {
@@ -32,8 +32,11 @@ public enum ExternalTool {
         return out
     }
 
-    /// Runs and returns whatever the exit status was.
-    public static func run(unchecked executable: String, _ arguments: [String]) throws -> Output {
+    /// Runs and returns whatever the exit status was. Standard input is /dev/null, or with `input`
+    /// a pipe that `input` writes (then closed). SIGPIPE is ignored while it writes: a program that
+    /// stops reading makes the writer fail with EPIPE, and that error is thrown only when the
+    /// program itself exited 0 (otherwise its own message says more).
+    public static func run(unchecked executable: String, _ arguments: [String], input: ((Int32) throws -> Void)? = nil) throws -> Output {
         func tempFile() throws -> (Int32, String) {
             var template = Array("/tmp/flashsmith-tool-XXXXXX".utf8CString)
             let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
@@ -48,25 +51,45 @@ public enum ExternalTool {
             unlink(outPath)
             unlink(errPath)
         }
+        var pipeFDs: [Int32] = [-1, -1]
+        if input != nil {
+            guard pipe(&pipeFDs) == 0 else { throw FileError.cannotCreate(path: "pipe", reason: FileIO.errnoText()) }
+            for fd in pipeFDs { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if input != nil {
+            posix_spawn_file_actions_adddup2(&actions, pipeFDs[0], 0)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
         posix_spawn_file_actions_adddup2(&actions, outFD, 1)
         posix_spawn_file_actions_adddup2(&actions, errFD, 2)
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for a in argv { free(a) } }
         var pid: pid_t = 0
         let rc = posix_spawnp(&pid, executable, &actions, nil, argv, environ)
+        if input != nil { close(pipeFDs[0]) }
         guard rc == 0 else {
+            if input != nil { close(pipeFDs[1]) }
             throw ExternalToolError.cannotStart(command: ([executable] + arguments).joined(separator: " "), reason: FileIO.errnoText(rc))
+        }
+        var feedError: Error?
+        if let input {
+            let previous = signal(SIGPIPE, SIG_IGN)
+            do { try input(pipeFDs[1]) } catch { feedError = error }
+            close(pipeFDs[1])
+            signal(SIGPIPE, previous)
         }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 {
             if errno != EINTR { break }
         }
         let exit: Int32 = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
-        return Output(status: exit, stdout: try FileIO.readAll(outPath), stderr: try diagnostics(errPath))
+        let out = Output(status: exit, stdout: try FileIO.readAll(outPath), stderr: try diagnostics(errPath))
+        if let feedError, exit == 0 { throw feedError }
+        return out
     }
 
     /// What a program says on standard error is kept up to this many bytes, its start and its end

@@ -12,55 +12,34 @@ final class DiskStaging {
     let destination: String
     /// The scratch folder (`.NAME.flashsmith-stage-XXXXXX` beside the output).
     let folder: String
-    /// The image being written (`.NAME.flashsmith-XXXXXX` beside the output).
+    /// The image being written (``AtomicFile``'s temporary file beside the output).
     let image: String
-    private var committed = false
+    private var output: AtomicFile?
 
     init(destination: String) throws {
         self.destination = destination
+        let file = try AtomicFile(destination: destination, durable: false)
+        image = file.temporaryFile
+        output = consume file
         let slash = destination.lastIndex(of: "/")
         let dir = slash.map { String(destination[..<$0]) } ?? "."
         let base = slash.map { String(destination[destination.index(after: $0)...]) } ?? destination
-        let parent = dir.isEmpty ? "/" : dir
-        try AtomicFolder.makeFolders(parent)
-        var template = Array("\(parent)/.\(base).flashsmith-stage-XXXXXX".utf8CString)
+        var template = Array("\(dir.isEmpty ? "/" : dir)/.\(base).flashsmith-stage-XXXXXX".utf8CString)
         guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
             throw FileError.cannotCreate(path: destination, reason: "cannot make a scratch folder beside it: \(FileIO.errnoText())")
         }
         folder = String(cString: template.map { UInt8(bitPattern: $0) })
-        var imageTemplate = Array("\(parent)/.\(base).flashsmith-XXXXXX".utf8CString)
-        let fd = imageTemplate.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else {
-            let reason = FileIO.errnoText()
-            AtomicFolder.removeTree(folder)
-            throw FileError.cannotCreate(path: destination, reason: reason)
-        }
-        image = String(cString: imageTemplate.map { UInt8(bitPattern: $0) })
-        // A new output gets 0644 less the umask; a replaced one keeps its permission bits.
-        var st = stat()
-        let mode: mode_t
-        if stat(destination, &st) == 0 {
-            mode = st.st_mode & 0o7777
-        } else {
-            let mask = umask(0)
-            umask(mask)
-            mode = 0o644 & ~mask
-        }
-        fchmod(fd, mode)
-        close(fd)
     }
 
     /// Renames the finished image over the destination.
     func commit() throws {
-        guard rename(image, destination) == 0 else {
-            throw FileError.cannotCreate(path: destination, reason: FileIO.errnoText())
-        }
-        committed = true
+        guard let file = output.take() else { return }
+        try file.commit()
     }
 
     deinit {
+        // The scratch folder always goes; an image not committed goes with `output`.
         AtomicFolder.removeTree(folder)
-        if !committed { unlink(image) }
     }
 }
 
@@ -74,84 +53,15 @@ enum DiskTool {
     }
 
     /// Runs `executable` through `env` with `environment` set (a nil value removes the variable),
-    /// its standard input a pipe that `input` writes (or /dev/null without one). The output and
-    /// errors are captured as ``ExternalTool`` captures them.
-    struct Output {
-        var status: Int32
-        var stdout: [UInt8]
-        var stderr: [UInt8]
-    }
+    /// its standard input a pipe that `input` writes (or /dev/null without one): ``ExternalTool``.
+    typealias Output = ExternalTool.Output
 
     static func run(_ executable: String, _ arguments: [String], environment: [(String, String?)] = [], input: ((Int32) throws -> Void)? = nil) throws -> Output {
         var envArgs: [String] = []
         for (k, v) in environment {
             if let v { envArgs.append("\(k)=\(v)") } else { envArgs = ["-u", k] + envArgs }
         }
-        let argv = envArgs + [executable] + arguments
-        guard let input else {
-            let out = try ExternalTool.run(unchecked: "env", argv)
-            return Output(status: out.status, stdout: out.stdout, stderr: out.stderr)
-        }
-        return try runFeeding("env", argv, input: input)
-    }
-
-    /// ExternalTool's run with a pipe on standard input. SIGPIPE is ignored meanwhile: a tool that
-    /// stops reading makes the writer fail with EPIPE, and its own message says why.
-    private static func runFeeding(_ executable: String, _ arguments: [String], input: (Int32) throws -> Void) throws -> Output {
-        func tempFile() throws -> (Int32, String) {
-            var template = Array("/tmp/flashsmith-tool-XXXXXX".utf8CString)
-            let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-            guard fd >= 0 else { throw FileError.cannotCreate(path: "/tmp/flashsmith-tool-*", reason: FileIO.errnoText()) }
-            return (fd, String(cString: template.map { UInt8(bitPattern: $0) }))
-        }
-        let (outFD, outPath) = try tempFile()
-        let (errFD, errPath) = try tempFile()
-        defer {
-            close(outFD)
-            close(errFD)
-            unlink(outPath)
-            unlink(errPath)
-        }
-        var fds: [Int32] = [-1, -1]
-        guard pipe(&fds) == 0 else { throw FileError.cannotCreate(path: "pipe", reason: FileIO.errnoText()) }
-        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, fds[0], 0)
-        posix_spawn_file_actions_adddup2(&actions, outFD, 1)
-        posix_spawn_file_actions_adddup2(&actions, errFD, 2)
-        let command = ([executable] + arguments).joined(separator: " ")
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { for a in argv { free(a) } }
-        var pid: pid_t = 0
-        let rc = posix_spawnp(&pid, executable, &actions, nil, argv, environ)
-        close(fds[0])
-        guard rc == 0 else {
-            close(fds[1])
-            throw ExternalToolError.cannotStart(command: command, reason: FileIO.errnoText(rc))
-        }
-        let previous = signal(SIGPIPE, SIG_IGN)
-        var feedError: Error?
-        do { try input(fds[1]) } catch { feedError = error }
-        close(fds[1])
-        signal(SIGPIPE, previous)
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 {
-            if errno != EINTR { break }
-        }
-        let exit: Int32 = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
-        let out = Output(status: exit, stdout: try FileIO.readAll(outPath), stderr: try diagnostics(errPath))
-        // The tool's own failure explains a broken pipe better than the writer's EPIPE.
-        if let feedError, exit == 0 { throw feedError }
-        return out
-    }
-
-    static func diagnostics(_ path: String) throws -> [UInt8] {
-        let size = try FileIO.size(of: path)
-        let limit = ExternalTool.maxDiagnostics
-        guard size > limit else { return try FileIO.read(path, offset: 0, count: size) }
-        return try FileIO.read(path, offset: 0, count: limit / 2) + Array("\n…\n".utf8) + FileIO.read(path, offset: size - limit / 2, count: limit / 2)
+        return try ExternalTool.run(unchecked: "env", envArgs + [executable] + arguments, input: input)
     }
 
     /// The first lines of what a tool said, for a one-line error.
